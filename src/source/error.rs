@@ -1,0 +1,100 @@
+//! Errors of the source stage.
+
+use std::path::PathBuf;
+
+/// Why a snapshot could not be taken.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SourceError {
+    /// The path does not exist.
+    #[error("source {path} does not exist")]
+    #[diagnostic(
+        code(clawops::source::not_found),
+        help("pass a repository, a folder or a git URL")
+    )]
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// `--rev` was given for a folder that is not a git repository.
+    #[error("--rev needs a git repository, but {path} is a plain folder")]
+    #[diagnostic(
+        code(clawops::source::revision_without_repository),
+        help("drop --rev, or point at the repository root")
+    )]
+    RevisionWithoutRepository {
+        /// The folder given.
+        path: PathBuf,
+    },
+    /// Walking a plain folder failed.
+    #[error("could not read {path}")]
+    #[diagnostic(code(clawops::source::read_directory))]
+    ReadDirectory {
+        /// What could not be read.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `--path` subfolder does not exist at the revision.
+    #[error("subfolder {subfolder} does not exist in {origin}")]
+    #[diagnostic(
+        code(clawops::source::subfolder_missing),
+        help("check --path; it is relative to the repository root")
+    )]
+    SubfolderMissing {
+        /// The subfolder asked for.
+        subfolder: String,
+        /// The repository.
+        origin: String,
+    },
+    /// Opening the git repository failed.
+    #[error("could not open git repository {path}")]
+    #[diagnostic(code(clawops::source::open_repository))]
+    OpenRepository {
+        /// The repository path.
+        path: PathBuf,
+        /// gix's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `--rev` does not name a commit.
+    #[error("revision {revision} not found in {origin}")]
+    #[diagnostic(
+        code(clawops::source::resolve_revision),
+        help("use a branch, a tag or a commit id that exists in the repository")
+    )]
+    ResolveRevision {
+        /// The revision asked for.
+        revision: String,
+        /// The repository.
+        origin: String,
+        /// gix's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Reading objects (commit, trees, blobs) failed.
+    #[error("could not read {what} from {origin}")]
+    #[diagnostic(code(clawops::source::read_objects))]
+    ReadObjects {
+        /// What was being read.
+        what: String,
+        /// The repository.
+        origin: String,
+        /// gix's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Fetching a remote failed.
+    #[error("could not fetch {url}")]
+    #[diagnostic(
+        code(clawops::source::fetch),
+        help("check the URL and that the remote answers")
+    )]
+    Fetch {
+        /// The remote URL.
+        url: String,
+        /// gix's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -1,0 +1,146 @@
+//! `clawops.toml`: fleet-wide settings. The file is optional and every key has a default.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::hiclaw::{FailurePolicy, Probe, UpgradeOrder};
+
+/// Which backend realizes the fleet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// A Docker Engine.
+    #[default]
+    Docker,
+    /// A Kubernetes cluster.
+    Kubernetes,
+}
+
+/// The whole of `clawops.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Fleet identity and backend.
+    pub fleet: FleetConfig,
+    /// Docker backend settings.
+    pub docker: DockerConfig,
+    /// Kubernetes backend settings.
+    pub kubernetes: KubernetesConfig,
+    /// How upgrades roll through the fleet.
+    pub rollout: RolloutConfig,
+    /// Deleting agents that left git.
+    pub prune: PruneConfig,
+}
+
+/// `[fleet]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetConfig {
+    /// Owner label on everything clawops creates; default: the repository folder name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Resource name prefix, as upstream HiClaw (`hiclaw-`).
+    pub prefix: String,
+    /// `docker` or `kubernetes`.
+    pub backend: BackendKind,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            prefix: "hiclaw-".to_owned(),
+            backend: BackendKind::Docker,
+        }
+    }
+}
+
+/// `[docker]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// Engine address; empty: `DOCKER_HOST` or the local socket.
+    pub host: String,
+    /// Network every agent joins.
+    pub network: String,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            network: "hiclaw-net".to_owned(),
+        }
+    }
+}
+
+/// `[kubernetes]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// Namespace of the fleet.
+    pub namespace: String,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "hiclaw".to_owned(),
+        }
+    }
+}
+
+/// `[rollout]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolloutConfig {
+    /// How many teams upgrade at once.
+    pub teams_in_parallel: u32,
+    /// `workers-first` or `leader-first`.
+    pub order: UpgradeOrder,
+    /// How many agents of a team restart at once.
+    pub max_unavailable: u32,
+    /// How long an agent may take to become healthy, e.g. `120s`.
+    pub health_timeout: String,
+    /// `halt` or `rollback`.
+    pub on_failure: FailurePolicy,
+    /// Teams that go first, one at a time, before all others.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canary: Vec<String>,
+    /// Health probe for every agent that has none of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        Self {
+            teams_in_parallel: 1,
+            order: UpgradeOrder::WorkersFirst,
+            max_unavailable: 1,
+            health_timeout: "120s".to_owned(),
+            on_failure: FailurePolicy::Halt,
+            canary: Vec::new(),
+            probe: None,
+        }
+    }
+}
+
+/// `[prune]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PruneConfig {
+    /// Delete agents that left git (otherwise they are reported and kept).
+    pub enabled: bool,
+    /// A plan removing more than this share of the fleet's agents is refused.
+    pub max_delete_percent: u32,
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_delete_percent: 30,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Loading: every considered file of a snapshot into typed documents, collecting every
+//! problem found on the way instead of stopping at the first.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::Spec;
+use super::config::Config;
+use super::diagnostic::{Code, Diagnostic, did_you_mean};
+use super::document::{Kind, Resource, Sourced};
+use super::located::{Located, Position};
+use super::yaml::{DocumentText, parse_document, split_documents};
+use crate::source::{Rejection, Snapshot, SourceFile};
+
+/// Only the envelope's identifying fields; everything else is skipped.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<Located<String>>,
+    kind: Option<Located<String>>,
+}
+
+/// Reads the snapshot into a [`Spec`] and the problems found while reading.
+pub fn load(snapshot: &Snapshot) -> (Spec, Vec<Diagnostic>) {
+    let mut diagnostics = rejected_files(snapshot);
+    let config_path = snapshot.config_path();
+    let config = match snapshot.file(&config_path) {
+        Some(file) => parse_config(file).unwrap_or_else(|diagnostic| {
+            diagnostics.push(diagnostic);
+            Config::default()
+        }),
+        None => Config::default(),
+    };
+    let fleet_name = config
+        .fleet
+        .name
+        .clone()
+        .unwrap_or_else(|| snapshot.root_name.clone());
+    let mut spec = Spec {
+        config,
+        fleet_name,
+        config_file: config_path.clone(),
+        revision: snapshot.revision.clone(),
+        ..Spec::default()
+    };
+    for file in snapshot
+        .files
+        .iter()
+        .filter(|file| file.path != config_path)
+    {
+        for document in split_documents(&file.text) {
+            if !document.is_empty() {
+                load_document(&mut spec, &mut diagnostics, file, document);
+            }
+        }
+    }
+    (spec, diagnostics)
+}
+
+fn rejected_files(snapshot: &Snapshot) -> Vec<Diagnostic> {
+    snapshot
+        .rejected
+        .iter()
+        .map(|rejected| {
+            let (code, message, help) = match &rejected.reason {
+                Rejection::TooLarge { size, limit } => (
+                    Code::FileTooLarge,
+                    format!("file is {size} bytes, over the {limit}-byte limit"),
+                    "split it into several files, or raise --max-file-size".to_owned(),
+                ),
+                Rejection::NotUtf8 => (
+                    Code::NotUtf8,
+                    "file is not valid UTF-8".to_owned(),
+                    "save it as UTF-8".to_owned(),
+                ),
+                Rejection::SymlinkEscapes { target } => (
+                    Code::SymlinkEscapes,
+                    format!("symbolic link to `{target}` leaves the repository"),
+                    "copy the file into the repository instead of linking to it".to_owned(),
+                ),
+            };
+            Diagnostic::error(code, &rejected.path, Position::default(), message).with_help(help)
+        })
+        .collect()
+}
+
+fn parse_config(file: &SourceFile) -> Result<Config, Diagnostic> {
+    let config = toml::from_str::<Config>(&file.text).map_err(|error| {
+        let position = error
+            .span()
+            .map(|span| position_of_offset(&file.text, span.start))
+            .unwrap_or_default();
+        Diagnostic::error(
+            Code::InvalidConfig,
+            &file.path,
+            position,
+            error.message().trim().to_owned(),
+        )
+        .with_help("see docs/format.md for every key of clawops.toml and its default")
+    })?;
+    let timeout = &config.rollout.health_timeout;
+    if !super::validate::is_duration(timeout) {
+        let position = file
+            .text
+            .find("health_timeout")
+            .map(|offset| position_of_offset(&file.text, offset))
+            .unwrap_or_default();
+        return Err(Diagnostic::error(
+            Code::InvalidDuration,
+            &file.path,
+            position,
+            format!("[rollout] health_timeout `{timeout}` is not a duration"),
+        )
+        .with_help("write a number and a unit (ms, s, m, h, d), e.g. `120s` or `1h30m`"));
+    }
+    Ok(config)
+}
+
+/// One-based line and column (in characters) of a byte offset.
+pub fn position_of_offset(text: &str, offset: usize) -> Position {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let column = before[line_start..].chars().count() as u32 + 1;
+    Position::new(line, column)
+}
+
+fn load_document(
+    spec: &mut Spec,
+    diagnostics: &mut Vec<Diagnostic>,
+    file: &SourceFile,
+    document: DocumentText<'_>,
+) {
+    let header = match parse_document::<Header>(&file.path, document) {
+        Ok(header) => header,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return;
+        }
+    };
+    let kind = match identify(&file.path, document, &header) {
+        Ok(kind) => kind,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return;
+        }
+    };
+    let outcome = match kind {
+        Kind::Worker => typed(file, document).map(|value| spec.workers.push(value)),
+        Kind::Team => typed(file, document).map(|value| spec.teams.push(value)),
+        Kind::Human => typed(file, document).map(|value| spec.humans.push(value)),
+        Kind::Manager => typed(file, document).map(|value| spec.managers.push(value)),
+        Kind::DebugWorker => typed(file, document).map(|value| spec.debug_workers.push(value)),
+        Kind::ImageSet => typed(file, document).map(|value| spec.image_sets.push(value)),
+        Kind::PilotSetup => typed(file, document).map(|value| spec.pilot_setups.push(value)),
+    };
+    if let Err(diagnostic) = outcome {
+        diagnostics.push(diagnostic);
+    }
+}
+
+fn typed<S: DeserializeOwned>(
+    file: &SourceFile,
+    document: DocumentText<'_>,
+) -> Result<Sourced<S>, Diagnostic> {
+    parse_document::<Resource<S>>(&file.path, document).map(|resource| Sourced {
+        file: file.path.clone(),
+        position: document.start(),
+        resource,
+    })
+}
+
+/// Finds the kind from `apiVersion` and `kind`, or explains what is wrong with them.
+fn identify(file: &str, document: DocumentText<'_>, header: &Header) -> Result<Kind, Diagnostic> {
+    let Some(kind_name) = &header.kind else {
+        return Err(Diagnostic::error(
+            Code::UnknownKind,
+            file,
+            document.start(),
+            "document has no `kind`",
+        )
+        .with_help(format!("add `kind:` with one of: {}", kind_names())));
+    };
+    let Some(kind) = Kind::from_name(kind_name) else {
+        let help = match did_you_mean(kind_name, Kind::ALL.iter().map(|kind| kind.as_str())) {
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => format!("known kinds: {}", kind_names()),
+        };
+        return Err(Diagnostic::error(
+            Code::UnknownKind,
+            file,
+            kind_name.position,
+            format!("unknown kind `{kind_name}`"),
+        )
+        .with_help(help));
+    };
+    match &header.api_version {
+        None => Err(Diagnostic::error(
+            Code::UnknownApiVersion,
+            file,
+            document.start(),
+            "document has no `apiVersion`",
+        )
+        .with_help(format!("add `apiVersion: {}`", kind.api_version()))),
+        Some(version) if version.value != kind.api_version() => Err(Diagnostic::error(
+            Code::UnknownApiVersion,
+            file,
+            version.position,
+            format!("`{}` is not the apiVersion of {kind}", version.value),
+        )
+        .with_help(format!("use `apiVersion: {}`", kind.api_version()))),
+        Some(_) => Ok(kind),
+    }
+}
+
+fn kind_names() -> String {
+    Kind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

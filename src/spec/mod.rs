@@ -1,0 +1,93 @@
+//! Spec stage: the typed, validated desired state read from a [`Snapshot`].
+//!
+//! [`check`] loads every document (HiClaw's `hiclaw.io/v1beta1` kinds and clawops'
+//! `clawops.dev/v1alpha1` kinds) and `clawops.toml`, then validates each document and the
+//! references between them. Every problem becomes a [`Diagnostic`] with file, line and
+//! column; a spec with any error never reaches a backend.
+
+pub mod clawops;
+pub mod config;
+pub mod diagnostic;
+pub mod document;
+pub mod hiclaw;
+mod load;
+pub mod located;
+pub mod validate;
+pub mod yaml;
+
+use crate::source::{Revision, Snapshot};
+
+pub use clawops::{ImageSetSpec, PilotSetupSpec};
+pub use config::Config;
+pub use diagnostic::{Code, Diagnostic, Severity};
+pub use document::{Kind, Resource, Sourced};
+pub use hiclaw::{DebugWorkerSpec, HumanSpec, ManagerSpec, TeamSpec, WorkerSpec};
+pub use load::position_of_offset;
+pub use located::{Located, Position};
+
+/// Every document of the desired state, by kind, in file order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spec {
+    /// `clawops.toml` (defaults when absent).
+    pub config: Config,
+    /// The fleet's owner label: `[fleet] name`, else the repository folder name.
+    pub fleet_name: String,
+    /// Repository-relative path of `clawops.toml` (whether or not it exists).
+    pub config_file: String,
+    /// The commit the spec was read from, if any.
+    pub revision: Option<Revision>,
+    /// Standalone Workers.
+    pub workers: Vec<Sourced<WorkerSpec>>,
+    /// Teams.
+    pub teams: Vec<Sourced<TeamSpec>>,
+    /// Humans.
+    pub humans: Vec<Sourced<HumanSpec>>,
+    /// Managers (at most one is valid).
+    pub managers: Vec<Sourced<ManagerSpec>>,
+    /// DebugWorkers.
+    pub debug_workers: Vec<Sourced<DebugWorkerSpec>>,
+    /// ImageSets (at most one is valid).
+    pub image_sets: Vec<Sourced<ImageSetSpec>>,
+    /// Pilot setups.
+    pub pilot_setups: Vec<Sourced<PilotSetupSpec>>,
+}
+
+/// A loaded spec and everything found wrong with it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checked {
+    /// The documents that could be read.
+    pub spec: Spec,
+    /// Errors and warnings, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether no diagnostic is an error.
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The number of errors.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.is_error())
+            .count()
+    }
+}
+
+/// Loads and validates a snapshot, collecting every problem.
+pub fn check(snapshot: &Snapshot) -> Checked {
+    let (spec, mut diagnostics) = load::load(snapshot);
+    diagnostics.extend(validate::validate(&spec));
+    diagnostics.sort_by(|left, right| {
+        (&left.file, left.line, left.column, left.code).cmp(&(
+            &right.file,
+            right.line,
+            right.column,
+            right.code,
+        ))
+    });
+    diagnostics.dedup();
+    Checked { spec, diagnostics }
+}
