@@ -59,6 +59,9 @@ impl Printer {
 
     /// Renders diagnostics with the source lines they point at, miette-style, to stdout.
     pub fn diagnostics(&self, diagnostics: &[Diagnostic], snapshot: &Snapshot) {
+        if diagnostics.is_empty() {
+            return;
+        }
         let handler = self.handler(self.colour_stdout);
         let mut rendered = String::new();
         for diagnostic in diagnostics {

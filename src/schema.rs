@@ -82,6 +82,13 @@ fn kind_schema(kind: Kind) -> Schema {
         Kind::PilotSetup => document_schema::<PilotSetupSpec>(),
     };
     schema.insert("title".to_owned(), json!(kind.as_str()));
+    schema.insert(
+        "description".to_owned(),
+        json!(format!(
+            "A {kind} document ({}), as clawops reads it.",
+            kind.api_version()
+        )),
+    );
     if let Some(properties) = schema
         .get_mut("properties")
         .and_then(|value| value.as_object_mut())

@@ -156,9 +156,9 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// Path of the file, relative to the repository root.
     pub file: String,
-    /// One-based line (0 when the problem concerns the whole file).
+    /// One-based line (1 when the problem concerns the whole file).
     pub line: u32,
-    /// One-based column (0 when the problem concerns the whole file).
+    /// One-based column (1 when the problem concerns the whole file).
     pub column: u32,
     /// What is wrong.
     pub message: String,

@@ -79,7 +79,7 @@ fn rejected_files(snapshot: &Snapshot) -> Vec<Diagnostic> {
                     "copy the file into the repository instead of linking to it".to_owned(),
                 ),
             };
-            Diagnostic::error(code, &rejected.path, Position::default(), message).with_help(help)
+            Diagnostic::error(code, &rejected.path, Position::new(1, 1), message).with_help(help)
         })
         .collect()
 }
@@ -90,13 +90,11 @@ fn parse_config(file: &SourceFile) -> Result<Config, Diagnostic> {
             .span()
             .map(|span| position_of_offset(&file.text, span.start))
             .unwrap_or_default();
-        Diagnostic::error(
-            Code::InvalidConfig,
-            &file.path,
-            position,
-            error.message().trim().to_owned(),
-        )
-        .with_help("see docs/format.md for every key of clawops.toml and its default")
+        let message = error.message().trim();
+        let first_line = message.lines().next().unwrap_or(message);
+        let first_sentence = first_line.split(", expected").next().unwrap_or(first_line);
+        Diagnostic::error(Code::InvalidConfig, &file.path, position, first_sentence)
+            .with_help(config_help(message))
     })?;
     let timeout = &config.rollout.health_timeout;
     if !super::validate::is_duration(timeout) {
@@ -114,6 +112,22 @@ fn parse_config(file: &SourceFile) -> Result<Config, Diagnostic> {
         .with_help("write a number and a unit (ms, s, m, h, d), e.g. `120s` or `1h30m`"));
     }
     Ok(config)
+}
+
+/// A did-you-mean hint for toml's "unknown field `x`, expected one of `a`, `b`" messages.
+fn config_help(message: &str) -> String {
+    let fallback = "see docs/format.md for every key of clawops.toml and its default".to_owned();
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return fallback;
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return fallback;
+    };
+    let candidates = expected.split('`').skip(1).step_by(2);
+    match did_you_mean(field, candidates) {
+        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+        None => fallback,
+    }
 }
 
 /// One-based line and column (in characters) of a byte offset.

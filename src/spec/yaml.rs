@@ -125,6 +125,15 @@ fn diagnose(file: &str, document: DocumentText<'_>, error: &YamlError) -> Diagno
 
 fn describe(error: &YamlError) -> (Code, String, Option<String>) {
     match error {
+        YamlError::AliasError { error, .. } => {
+            let (code, message, help) = describe(error);
+            (code, format!("{message} (through an alias)"), help)
+        }
+        YamlError::Unexpected { expected, .. } => (
+            Code::YamlSyntax,
+            format!("expected {expected}"),
+            Some("each document is a mapping with apiVersion, kind, metadata and spec".to_owned()),
+        ),
         YamlError::SerdeUnknownField {
             field, expected, ..
         } => {
@@ -170,9 +179,14 @@ fn describe(error: &YamlError) -> (Code, String, Option<String>) {
             format!("invalid value: {unexpected}, expected {expected}"),
             Some(format!("write {expected} here")),
         ),
+        YamlError::NullIntoString { .. } => (
+            Code::InvalidValue,
+            "a null value where text is expected".to_owned(),
+            Some("write a value, quote it (\"null\"), or remove the key".to_owned()),
+        ),
         YamlError::InvalidBooleanStrict { .. } => (
             Code::InvalidValue,
-            error.to_string(),
+            strip_location(&error.to_string()),
             Some("write `true` or `false` (YAML 1.2 booleans)".to_owned()),
         ),
         YamlError::DuplicateMappingKey { key, .. } => (
