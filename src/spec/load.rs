@@ -43,18 +43,53 @@ pub fn load(snapshot: &Snapshot) -> (Spec, Vec<Diagnostic>) {
         revision: snapshot.revision.clone(),
         ..Spec::default()
     };
-    for file in snapshot
+    let documents: Vec<(&SourceFile, DocumentText<'_>)> = snapshot
         .files
         .iter()
         .filter(|file| file.path != config_path)
-    {
-        for document in split_documents(&file.text) {
-            if !document.is_empty() {
-                load_document(&mut spec, &mut diagnostics, file, document);
-            }
-        }
+        .flat_map(|file| {
+            split_documents(&file.text)
+                .into_iter()
+                .map(move |document| (file, document))
+        })
+        .filter(|(_, document)| !document.is_empty())
+        .collect();
+    for (part, part_diagnostics) in load_in_parallel(&documents) {
+        spec.absorb(part);
+        diagnostics.extend(part_diagnostics);
     }
     (spec, diagnostics)
+}
+
+/// Parses the documents on every core, in contiguous runs so the order stays the files'.
+fn load_in_parallel(documents: &[(&SourceFile, DocumentText<'_>)]) -> Vec<(Spec, Vec<Diagnostic>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .max(1);
+    let run_length = documents.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = documents
+            .chunks(run_length)
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut part = Spec::default();
+                    let mut diagnostics = Vec::new();
+                    for (file, document) in run {
+                        load_document(&mut part, &mut diagnostics, file, *document);
+                    }
+                    (part, diagnostics)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 fn rejected_files(snapshot: &Snapshot) -> Vec<Diagnostic> {

@@ -52,6 +52,19 @@ pub struct Spec {
     pub pilot_setups: Vec<Sourced<PilotSetupSpec>>,
 }
 
+impl Spec {
+    /// Appends the documents of another (partial) spec, keeping their order.
+    pub(crate) fn absorb(&mut self, other: Spec) {
+        self.workers.extend(other.workers);
+        self.teams.extend(other.teams);
+        self.humans.extend(other.humans);
+        self.managers.extend(other.managers);
+        self.debug_workers.extend(other.debug_workers);
+        self.image_sets.extend(other.image_sets);
+        self.pilot_setups.extend(other.pilot_setups);
+    }
+}
+
 /// A loaded spec and everything found wrong with it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Checked {

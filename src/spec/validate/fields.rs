@@ -153,6 +153,7 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
         );
     }
     for image_set in &spec.image_sets {
+        rules.name(&image_set.file, &image_set.resource.metadata.name);
         let images = &image_set.spec();
         for image in [
             &images.runtimes.openclaw,
@@ -176,6 +177,7 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
                 &agent.env,
                 &agent.remote_skills,
             );
+            rules.ports(&setup.file, agent.expose.iter().map(|expose| &expose.port));
         }
     }
 }
