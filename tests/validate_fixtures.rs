@@ -11,6 +11,13 @@ use std::path::{Path, PathBuf};
 use clawops::source::{self, SourceOptions};
 use clawops::spec::{self, Code};
 
+/// Codes no YAML file can produce, so no fixture can cover them. A PilotSetup says which
+/// roles exchange which topics; each role's manifest is derived from it, so every send has
+/// its receive and handshakes are mutual by construction. Validation still runs the check
+/// over the derived manifests as a safety net; the check itself is unit-tested on broken,
+/// hand-made manifests in `src/pilot/consistency.rs`.
+const UNREACHABLE_FROM_YAML: [Code; 2] = [Code::PilotUnpairedFlow, Code::PilotHandshakeMismatch];
+
 fn fixture_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")
 }
@@ -28,7 +35,11 @@ fn run_fixture(folder: &Path) -> Fixture {
         .unwrap_or_else(|error| panic!("fixture {name} needs an `expected` file: {error}"));
     let mut options = SourceOptions::new(folder.to_string_lossy());
     let mut expected = BTreeSet::new();
-    for line in expected_text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
+    for line in expected_text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+    {
         if let Some(limit) = line.strip_prefix("max-file-size ") {
             options.max_file_size = limit.parse().expect("max-file-size takes a number");
         } else {
@@ -40,9 +51,22 @@ fn run_fixture(folder: &Path) -> Fixture {
     let actual: BTreeSet<String> = checked
         .diagnostics
         .iter()
-        .map(|diagnostic| format!("{} {} {}:{}:{}", diagnostic.severity, diagnostic.code, diagnostic.file, diagnostic.line, diagnostic.column))
+        .map(|diagnostic| {
+            format!(
+                "{} {} {}:{}:{}",
+                diagnostic.severity,
+                diagnostic.code,
+                diagnostic.file,
+                diagnostic.line,
+                diagnostic.column
+            )
+        })
         .collect();
-    let codes = checked.diagnostics.iter().map(|diagnostic| diagnostic.code.as_str().to_owned()).collect();
+    let codes = checked
+        .diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.code.as_str().to_owned())
+        .collect();
     Fixture {
         name,
         expected,
@@ -77,6 +101,7 @@ fn every_invalid_fixture_reports_exactly_its_expected_diagnostics() {
     }
     let uncovered: Vec<&str> = Code::ALL
         .iter()
+        .filter(|code| !UNREACHABLE_FROM_YAML.contains(code))
         .map(|code| code.as_str())
         .filter(|code| !covered.contains(*code))
         .collect();
