@@ -59,16 +59,32 @@ impl Printer {
 
     /// Renders diagnostics with the source lines they point at, miette-style, to stdout.
     pub fn diagnostics(&self, diagnostics: &[Diagnostic], snapshot: &Snapshot) {
-        if diagnostics.is_empty() {
-            return;
+        if !diagnostics.is_empty() {
+            self.out(&self.render_diagnostics(diagnostics, snapshot, self.colour_stdout));
         }
-        let handler = self.handler(self.colour_stdout);
+    }
+
+    /// Renders diagnostics like [`Printer::diagnostics`], to stderr: for commands whose
+    /// stdout carries their result.
+    pub fn diagnostics_on_stderr(&self, diagnostics: &[Diagnostic], snapshot: &Snapshot) {
+        if !diagnostics.is_empty() {
+            self.err(&self.render_diagnostics(diagnostics, snapshot, self.colour_stderr));
+        }
+    }
+
+    fn render_diagnostics(
+        &self,
+        diagnostics: &[Diagnostic],
+        snapshot: &Snapshot,
+        colour: bool,
+    ) -> String {
+        let handler = self.handler(colour);
         let mut rendered = String::new();
         for diagnostic in diagnostics {
             let report = RenderedDiagnostic::new(diagnostic, snapshot);
             let _ = handler.render_report(&mut rendered, &report);
         }
-        self.out(&rendered);
+        rendered
     }
 
     fn handler(&self, colour: bool) -> GraphicalReportHandler {

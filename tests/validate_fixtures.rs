@@ -11,6 +11,13 @@ use std::path::{Path, PathBuf};
 use clawops::source::{self, SourceOptions};
 use clawops::spec::{self, Code};
 
+/// Codes no YAML file can produce, so no fixture can cover them. A PilotSetup says which
+/// roles exchange which topics; each role's manifest is derived from it, so every send has
+/// its receive and handshakes are mutual by construction. Validation still runs the check
+/// over the derived manifests as a safety net; the check itself is unit-tested on broken,
+/// hand-made manifests in `src/pilot/consistency.rs`.
+const UNREACHABLE_FROM_YAML: [Code; 2] = [Code::PilotUnpairedFlow, Code::PilotHandshakeMismatch];
+
 fn fixture_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")
 }
@@ -94,6 +101,7 @@ fn every_invalid_fixture_reports_exactly_its_expected_diagnostics() {
     }
     let uncovered: Vec<&str> = Code::ALL
         .iter()
+        .filter(|code| !UNREACHABLE_FROM_YAML.contains(code))
         .map(|code| code.as_str())
         .filter(|code| !covered.contains(*code))
         .collect();

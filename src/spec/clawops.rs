@@ -68,9 +68,12 @@ pub struct ImageSetSpec {
 }
 
 /// One role name or a list of them (`from: origin` or `to: [edge-us, edge-eu]`).
+///
+/// Items of a list keep their own position; a single name written as a plain scalar has
+/// none (0:0), and checks fall back to the position of the whole value.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct RoleList(pub Vec<String>);
+pub struct RoleList(pub Vec<Located<String>>);
 
 impl<'de> Deserialize<'de> for RoleList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -84,12 +87,12 @@ impl<'de> Deserialize<'de> for RoleList {
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<RoleList, E> {
-                Ok(RoleList(vec![value.to_owned()]))
+                Ok(RoleList(vec![Located::unplaced(value.to_owned())]))
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut sequence: A) -> Result<RoleList, A::Error> {
                 let mut roles = Vec::new();
-                while let Some(role) = sequence.next_element::<String>()? {
+                while let Some(role) = sequence.next_element::<Located<String>>()? {
                     roles.push(role);
                 }
                 Ok(RoleList(roles))
@@ -171,4 +174,41 @@ pub struct PilotSetupSpec {
     /// The flows, in order.
     #[serde(default)]
     pub flows: Vec<PilotFlow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Position;
+    use crate::spec::yaml::{DocumentText, parse_document};
+
+    fn flow(text: &str) -> PilotFlow {
+        let document = DocumentText {
+            text,
+            line_offset: 0,
+        };
+        parse_document::<PilotFlow>("flow.yaml", document).expect("flow parses")
+    }
+
+    #[test]
+    fn role_list_items_keep_their_positions() {
+        let parsed = flow("from: origin\nto: [edge-us, edge-eu]\nport: 1001\ntopic: t\n");
+        assert_eq!(parsed.from.value.0[0].value, "origin");
+        assert_eq!(parsed.from.position, Position::new(1, 7));
+        let positions: Vec<Position> = parsed.to.value.0.iter().map(|role| role.position).collect();
+        assert_eq!(positions, [Position::new(2, 6), Position::new(2, 15)]);
+    }
+
+    #[test]
+    fn block_role_lists_keep_their_positions() {
+        let parsed = flow("from:\n  - edge-us\n  - edge-eu\nto: origin\nport: 1002\ntopic: t\n");
+        let positions: Vec<Position> = parsed
+            .from
+            .value
+            .0
+            .iter()
+            .map(|role| role.position)
+            .collect();
+        assert_eq!(positions, [Position::new(2, 5), Position::new(3, 5)]);
+    }
 }
