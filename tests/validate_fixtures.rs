@@ -28,7 +28,11 @@ fn run_fixture(folder: &Path) -> Fixture {
         .unwrap_or_else(|error| panic!("fixture {name} needs an `expected` file: {error}"));
     let mut options = SourceOptions::new(folder.to_string_lossy());
     let mut expected = BTreeSet::new();
-    for line in expected_text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
+    for line in expected_text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+    {
         if let Some(limit) = line.strip_prefix("max-file-size ") {
             options.max_file_size = limit.parse().expect("max-file-size takes a number");
         } else {
@@ -40,9 +44,22 @@ fn run_fixture(folder: &Path) -> Fixture {
     let actual: BTreeSet<String> = checked
         .diagnostics
         .iter()
-        .map(|diagnostic| format!("{} {} {}:{}:{}", diagnostic.severity, diagnostic.code, diagnostic.file, diagnostic.line, diagnostic.column))
+        .map(|diagnostic| {
+            format!(
+                "{} {} {}:{}:{}",
+                diagnostic.severity,
+                diagnostic.code,
+                diagnostic.file,
+                diagnostic.line,
+                diagnostic.column
+            )
+        })
         .collect();
-    let codes = checked.diagnostics.iter().map(|diagnostic| diagnostic.code.as_str().to_owned()).collect();
+    let codes = checked
+        .diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.code.as_str().to_owned())
+        .collect();
     Fixture {
         name,
         expected,
