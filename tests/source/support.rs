@@ -196,8 +196,10 @@ impl Daemon {
             .and_then(|listener| listener.local_addr())
             .expect("free port")
             .port();
-        let child = Command::new("git")
-            .arg("daemon")
+        // `git daemon` would run `git-daemon` as a child that outlives a kill of `git`,
+        // so the daemon binary is started directly and is the process killed on drop.
+        let exec_path = git(base, &["--exec-path"]);
+        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
             .arg("--export-all")
             .arg("--reuseaddr")
             .arg("--informative-errors")
