@@ -84,6 +84,71 @@ pub enum SourceError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A remote URL could not be parsed.
+    #[error("{url} is not a valid git URL")]
+    #[diagnostic(
+        code(clawops::source::parse_url),
+        help("use file://, git://, https:// or ssh:// followed by host and path")
+    )]
+    ParseUrl {
+        /// The URL given.
+        url: String,
+        /// gix's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The cache folder could not be created.
+    #[error("could not create cache folder {path}")]
+    #[diagnostic(
+        code(clawops::source::prepare_cache),
+        help("pass a writable folder with --cache-dir")
+    )]
+    PrepareCache {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lock guarding a cached repository could not be taken.
+    #[error("could not lock cache {path}")]
+    #[diagnostic(
+        code(clawops::source::lock_cache),
+        help("pass a writable folder with --cache-dir")
+    )]
+    LockCache {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Creating the cached bare repository failed.
+    #[error("could not create cache repository {path}")]
+    #[diagnostic(
+        code(clawops::source::init_cache),
+        help("pass a writable folder with --cache-dir")
+    )]
+    InitCache {
+        /// The repository path.
+        path: PathBuf,
+        /// gix's or the I/O error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Making the cache's `HEAD` and branches match the remote failed.
+    #[error("could not update the references of cache {path}")]
+    #[diagnostic(
+        code(clawops::source::update_cache),
+        help("delete the cache folder; it is recreated on the next run")
+    )]
+    UpdateCache {
+        /// The repository path.
+        path: PathBuf,
+        /// gix's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Fetching a remote failed.
     #[error("could not fetch {url}")]
     #[diagnostic(

@@ -7,6 +7,7 @@
 //! skipped). Files that cannot be used (too large, not UTF-8, a symlink leaving the
 //! repository) are listed as rejected so validation can report them with the rest.
 
+mod cache;
 mod directory;
 mod error;
 mod git;
