@@ -30,6 +30,25 @@ type BoxedError = Box<dyn std::error::Error + Send + Sync>;
 /// What the cache mirrors from every remote.
 const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 
+/// The URL as it may be shown in output and errors: a password, or an HTTP user name
+/// (where tokens go), becomes `***`.
+pub(crate) fn redact_url(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return location.to_owned();
+    };
+    let user_information = &rest[..at];
+    let redacted = match user_information.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None if scheme.starts_with("http") => "***".to_owned(),
+        None => user_information.to_owned(),
+    };
+    format!("{scheme}://{redacted}{}", &rest[at..])
+}
+
 /// Whether a location names a remote rather than a local path.
 pub(super) fn is_remote(location: &str) -> bool {
     ["file://", "git://", "http://", "https://", "ssh://"]
@@ -39,9 +58,10 @@ pub(super) fn is_remote(location: &str) -> bool {
 
 /// Fetches the remote into the cache and reads it at the revision.
 pub(super) fn read(options: &SourceOptions) -> Result<Snapshot, SourceError> {
+    let shown = redact_url(&options.location);
     let url =
         gix::url::parse(options.location.as_str()).map_err(|source| SourceError::ParseUrl {
-            url: options.location.clone(),
+            url: shown.clone(),
             source: Box::new(source),
         })?;
     let entry = CacheEntry::for_url(&options.cache_dir, &url);
@@ -49,7 +69,7 @@ pub(super) fn read(options: &SourceOptions) -> Result<Snapshot, SourceError> {
     let repository = entry.open_or_init()?;
     let remote = Remote {
         url: &url,
-        location: &options.location,
+        location: &shown,
         entry: &entry,
     };
     let depth = if is_shallow_or_empty(&repository) {
@@ -59,16 +79,16 @@ pub(super) fn read(options: &SourceOptions) -> Result<Snapshot, SourceError> {
     };
     remote.fetch(&repository, depth)?;
     let root_name = repository_name(&url);
-    let first = git::read_repository(&repository, &options.location, &root_name, options);
+    let first = git::read_repository(&repository, &shown, &root_name, options);
     match first {
         Err(SourceError::ResolveRevision { .. } | SourceError::ReadObjects { .. })
             if repository.is_shallow().unwrap_or(false)
                 && may_need_history(options.revision.as_deref().unwrap_or("HEAD")) =>
         {
-            tracing::debug!(url = %options.location, "revision not in the shallow cache; fetching all history");
+            tracing::debug!(url = %shown, "revision not in the shallow cache; fetching all history");
             remote.fetch(&repository, Depth::Complete)?;
             let repository = entry.open_or_init()?;
-            git::read_repository(&repository, &options.location, &root_name, options)
+            git::read_repository(&repository, &shown, &root_name, options)
         }
         other => other,
     }
@@ -272,6 +292,35 @@ fn head_edit(ref_map: &RefMap) -> Result<Option<RefEdit>, BoxedError> {
         name: "HEAD".try_into()?,
         deref: false,
     }))
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_and_http_tokens_are_hidden() {
+        assert_eq!(
+            redact_url("https://user:s3cret@example.com/fleet.git"),
+            "https://user:***@example.com/fleet.git"
+        );
+        assert_eq!(
+            redact_url("https://ghp_token@github.com/acme/fleet"),
+            "https://***@github.com/acme/fleet"
+        );
+        assert_eq!(
+            redact_url("ssh://git@example.com/fleet.git"),
+            "ssh://git@example.com/fleet.git"
+        );
+        assert_eq!(
+            redact_url("file:///srv/git/fleet.git"),
+            "file:///srv/git/fleet.git"
+        );
+        assert_eq!(
+            redact_url("git://127.0.0.1:9418/fleet"),
+            "git://127.0.0.1:9418/fleet"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ fn unique_members(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) -> HashMap<Str
             diagnostics.push(
                 Diagnostic::error(Code::DuplicateMember, file, name.position, format!("agent name `{}` is already used by {}", name.value, first.what))
                     .with_help(format!(
-                        "member names are unique across all Teams and standalone Workers; {} is at {}:{}",
+                        "agent names (team members, standalone Workers, DebugWorkers, Pilot role hostnames) are unique fleet-wide; {} is at {}:{}",
                         first.what, first.file, first.position
                     )),
             );
@@ -142,6 +142,31 @@ fn unique_members(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) -> HashMap<Str
             format!("DebugWorker `{}`", debug.name()),
             diagnostics,
         );
+    }
+    for setup in &spec.pilot_setups {
+        // Repeats inside one setup are reported by the Pilot rules (pilot-duplicate-role).
+        let mut in_setup = std::collections::HashSet::new();
+        for agent in crate::pilot::agents(setup.spec()) {
+            if !in_setup.insert(agent.name.clone()) {
+                continue;
+            }
+            let position = agent
+                .role
+                .hostname
+                .as_ref()
+                .map_or(agent.role.role.position, |hostname| hostname.position);
+            let what = format!(
+                "role `{}` of PilotSetup `{}`",
+                agent.role.role.value,
+                setup.name()
+            );
+            register(
+                &Located::new(agent.name, position),
+                &setup.file,
+                what,
+                diagnostics,
+            );
+        }
     }
     members
 }
