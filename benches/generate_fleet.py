@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a synthetic clawops fleet repository for benchmarks.
 
-One file per Team (a leader and N workers), one Human per Team as its admin, a Manager,
+One file per Team (a leader and N workers), one file per Human (each Team's admin), a Manager,
 an ImageSet and a clawops.toml. With --git the folder becomes a git repository with one
 commit; --upgrade-commit adds a second commit that changes only the ImageSet tags (every
 agent inherits its image from the ImageSet, so every agent is recreated by it).
@@ -46,8 +46,12 @@ def team_document(index: int, workers: int) -> str:
             f"        WORKER_INDEX: \"{worker}\"",
             f"        TEAM_INDEX: \"{index}\"",
         ]
-    lines.append("---")
-    lines += [
+    return "\n".join(lines) + "\n"
+
+
+def human_document(index: int) -> str:
+    team = f"team-{index:04d}"
+    lines = [
         "apiVersion: hiclaw.io/v1beta1",
         "kind: Human",
         "metadata:",
@@ -98,6 +102,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     os.makedirs(os.path.join(arguments.out, "teams"), exist_ok=True)
+    os.makedirs(os.path.join(arguments.out, "humans"), exist_ok=True)
     with open(os.path.join(arguments.out, "clawops.toml"), "w") as file:
         file.write('[fleet]\nname = "bench"\n')
     with open(os.path.join(arguments.out, "manager.yaml"), "w") as file:
@@ -107,6 +112,8 @@ def main() -> None:
     for index in range(arguments.teams):
         with open(os.path.join(arguments.out, "teams", f"team-{index:04d}.yaml"), "w") as file:
             file.write(team_document(index, arguments.workers))
+        with open(os.path.join(arguments.out, "humans", f"admin-{index:04d}.yaml"), "w") as file:
+            file.write(human_document(index))
 
     if arguments.git:
         git(arguments.out, "init", "-q", "-b", "main")

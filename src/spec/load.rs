@@ -61,15 +61,30 @@ pub fn load(snapshot: &Snapshot) -> (Spec, Vec<Diagnostic>) {
     (spec, diagnostics)
 }
 
-/// Parses the documents on every core, in contiguous runs so the order stays the files'.
+/// Parses the documents on every core, in contiguous runs of about equal size (in
+/// bytes, as Team files dwarf Human files) so the order stays the files'.
 fn load_in_parallel(documents: &[(&SourceFile, DocumentText<'_>)]) -> Vec<(Spec, Vec<Diagnostic>)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .max(1);
-    let run_length = documents.len().div_ceil(threads).max(1);
+    let total: usize = documents
+        .iter()
+        .map(|(_, document)| document.text.len())
+        .sum();
+    let share = total.div_ceil(threads).max(1);
+    let mut runs = Vec::with_capacity(threads);
+    let (mut start, mut size) = (0, 0);
+    for (index, (_, document)) in documents.iter().enumerate() {
+        size += document.text.len();
+        if size >= share {
+            runs.push(&documents[start..=index]);
+            (start, size) = (index + 1, 0);
+        }
+    }
+    runs.push(&documents[start..]);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = documents
-            .chunks(run_length)
+        let handles: Vec<_> = runs
+            .into_iter()
             .map(|run| {
                 scope.spawn(move || {
                     let mut part = Spec::default();
