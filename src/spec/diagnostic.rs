@@ -214,7 +214,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// The closest candidate to `input` by edit distance, when it is close enough to be a typo.
+/// The closest candidate to `input`, when it is close enough to be a typo: at most one
+/// edit (a transposition counts as one) per three characters of the candidate.
 pub fn did_you_mean<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
@@ -224,11 +225,31 @@ pub fn did_you_mean<'a>(
         .into_iter()
         .map(|candidate| {
             (
-                strsim::levenshtein(&lowered, &candidate.to_ascii_lowercase()),
+                strsim::damerau_levenshtein(&lowered, &candidate.to_ascii_lowercase()),
                 candidate,
             )
         })
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_typos_but_not_different_words() {
+        assert_eq!(did_you_mean("modle", ["model", "image"]), Some("model"));
+        assert_eq!(
+            did_you_mean("opnclaw", ["openclaw", "copaw", "hermes"]),
+            Some("openclaw")
+        );
+        assert_eq!(did_you_mean("Workr", ["Worker", "Team"]), Some("Worker"));
+        assert_eq!(did_you_mean("tcp", ["http", "grpc"]), None);
+        assert_eq!(
+            did_you_mean("Asleep", ["Running", "Sleeping", "Stopped"]),
+            None
+        );
+    }
 }
