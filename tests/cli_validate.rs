@@ -5,7 +5,7 @@ mod support;
 
 use predicates::str::contains;
 use serde_json::Value;
-use support::{GitRepository, clawops, example, project_root};
+use support::{Repo, clawops, example, project_root};
 
 #[test]
 fn the_examples_validate_from_their_folders() {
@@ -21,7 +21,7 @@ fn the_examples_validate_from_their_folders() {
 
 #[test]
 fn the_examples_validate_from_a_git_repository_at_a_revision() {
-    let repository = GitRepository::new();
+    let repository = Repo::new("fleet");
     repository.copy_folder(&example("hiclaw-fleet"), "fleet");
     repository.copy_folder(&example("multi-region-content-sync"), "pilot");
     let good = repository.commit("both examples");
@@ -50,7 +50,7 @@ fn the_examples_validate_from_a_git_repository_at_a_revision() {
 
 #[test]
 fn the_work_tree_is_ignored_unless_asked_for() {
-    let repository = GitRepository::new();
+    let repository = Repo::new("fleet");
     repository.copy_folder(&example("hiclaw-fleet"), "");
     repository.commit("fleet");
     repository.write(
@@ -141,7 +141,7 @@ fn an_unreadable_source_is_a_clear_error() {
 
 #[test]
 fn yaml_one_one_scalars_stay_strings() {
-    let repository = GitRepository::new();
+    let repository = Repo::new("fleet");
     repository.write(
         "worker.yaml",
         "apiVersion: hiclaw.io/v1beta1\nkind: Worker\nmetadata: {name: w}\nspec:\n  model: m\n  env: {A: yes, B: 0755, C: 1_000, D: on}\n  containerManaged: yes\n",

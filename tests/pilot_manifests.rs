@@ -2,9 +2,10 @@
 //! be exactly those of the Pilot skill card (placeholders restored with prefix `acme`),
 //! key order included, on stdout and as files with `--out`.
 
-use std::path::{Path, PathBuf};
+mod support;
 
-use assert_cmd::Command;
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 const SETUP: &str = "multi-region-content-sync";
@@ -15,13 +16,13 @@ const HOSTNAMES: [&str; 4] = [
     "acme-edge-asia",
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn root() -> std::path::PathBuf {
+    support::project_root()
 }
 
-fn clawops() -> Command {
-    let mut command = Command::cargo_bin("clawops").expect("the clawops binary");
-    command.current_dir(root()).arg("--color").arg("never");
+fn clawops() -> assert_cmd::Command {
+    let mut command = support::clawops();
+    command.current_dir(root());
     command
 }
 

@@ -6,5 +6,4 @@
 mod local;
 #[path = "source/remote.rs"]
 mod remote;
-#[path = "source/support.rs"]
 mod support;

@@ -2,7 +2,7 @@
 
 use clawops::source::{Rejection, SourceError};
 
-use super::support::{Folder, Repo, commit_of, git, paths, text};
+use super::support::git::{Folder, Repo, commit_of, git, paths, text};
 
 /// A repository with three commits: `v1` tagged, `feature` branched off it, `main` ahead.
 struct History {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clawops::source::{self, Snapshot, SourceError, SourceOptions};
 
-use super::support::{Daemon, Folder, Repo, commit_of, git, paths, text};
+use super::support::git::{Daemon, Folder, Repo, commit_of, git, paths, text};
 
 /// A bare repository `fleet.git` inside a served folder, and a clone to push from.
 struct Server {

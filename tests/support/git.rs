@@ -122,6 +122,11 @@ impl Repo {
         self.folder.write(relative, content);
     }
 
+    /// Copies every file of `source` into the work tree under `target` (`""`: the root).
+    pub fn copy_folder(&self, source: &Path, target: &str) {
+        super::copy_recursively(source, &self.path().join(target));
+    }
+
     /// Stages everything and commits it; returns the commit id.
     pub fn commit(&self, subject: &str) -> String {
         self.git(&["add", "--all"]);
