@@ -179,6 +179,7 @@ fn describe(error: &YamlError) -> (Code, String, Option<String>) {
             format!("invalid value: {unexpected}, expected {expected}"),
             Some(format!("write {expected} here")),
         ),
+        YamlError::Message { msg, .. } => (Code::InvalidValue, strip_location(msg), None),
         YamlError::NullIntoString { .. } => (
             Code::InvalidValue,
             "a null value where text is expected".to_owned(),
