@@ -1,13 +1,17 @@
 //! clawops: a declarative GitOps reconciler for fleets of AI agents.
 //!
 //! The pipeline runs one way, one module per stage: [`source`] (a git snapshot at a
-//! revision) → [`spec`] (typed, validated documents) → later stages (desired agents,
-//! observed state, plan, apply). [`pilot`] derives Pilot setup manifests; [`commands`]
+//! revision) → [`spec`] (typed, validated documents) → [`desired`] (one resolved record
+//! per agent) → [`observe`] (what a backend reports, read once) → [`plan`] (a pure
+//! function of the two) → apply. [`pilot`] derives Pilot setup manifests; [`commands`]
 //! holds the thin command shells the binary calls.
 
 pub mod cli;
 pub mod commands;
+pub mod desired;
+pub mod observe;
 pub mod pilot;
+pub mod plan;
 pub mod printer;
 pub mod schema;
 pub mod source;

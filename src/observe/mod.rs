@@ -1,0 +1,163 @@
+//! Observe stage: what a backend reports about the fleet, read **once** into an
+//! [`Observed`] value the planner compares with the desired state.
+//!
+//! Offline plans use the same type: `--empty` observes nothing, `--base REV` observes the
+//! desired state of another revision as if it had been applied exactly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::desired::{Agent, Desired};
+use crate::source::Revision;
+use crate::spec::hiclaw::AgentState;
+
+/// What a container (or pod) is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservedStatus {
+    /// Running.
+    Running,
+    /// Exists but stopped.
+    Stopped,
+    /// The container is gone but the agent's workspace is still there (removed by hand,
+    /// or removed on purpose for a `Stopped` agent).
+    Missing,
+}
+
+/// The health a backend reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Healthy (or running without a health check).
+    Healthy,
+    /// Failing its health check.
+    Unhealthy,
+    /// Health check not decided yet.
+    Starting,
+    /// Not known (stopped, missing, or not reported).
+    Unknown,
+}
+
+/// One agent as the backend reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObservedAgent {
+    /// Resource name.
+    pub name: String,
+    /// Running, stopped or missing.
+    pub status: ObservedStatus,
+    /// Reported health.
+    pub health: Health,
+    /// The image it actually runs.
+    pub image: String,
+    /// Runtime hash clawops recorded when it last applied the agent.
+    pub runtime_hash: String,
+    /// Config hash clawops recorded when it last applied the agent.
+    pub config_hash: String,
+    /// Commit it was last applied from.
+    pub commit: Option<String>,
+    /// The state clawops last applied (to tell "stopped by hand" from "put to sleep").
+    pub applied_state: Option<AgentState>,
+    /// The full record clawops last applied, when the backend keeps it: lets the plan
+    /// name every changed field and diff every changed file.
+    pub last_applied: Option<Agent>,
+}
+
+/// What the plan was computed against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ObservedSource {
+    /// An empty fleet (what a first apply would do).
+    Empty,
+    /// The desired state of another revision, as if applied.
+    Revision {
+        /// That revision.
+        revision: Option<Revision>,
+    },
+    /// A live backend.
+    Backend {
+        /// e.g. `docker unix:///var/run/docker.sock`.
+        description: String,
+    },
+}
+
+/// Everything observed, read once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    /// What was observed.
+    pub source: ObservedSource,
+    /// Every agent of this fleet, sorted by name.
+    pub agents: Vec<ObservedAgent>,
+}
+
+impl Observed {
+    /// An empty fleet.
+    pub fn empty() -> Self {
+        Self {
+            source: ObservedSource::Empty,
+            agents: Vec::new(),
+        }
+    }
+
+    /// Another revision's desired state as if it had been applied exactly: running agents
+    /// run, sleeping ones are stopped, stopped ones have no container (and are not listed,
+    /// as the base's workspace is not known to exist).
+    pub fn from_desired(base: &Desired) -> Self {
+        let agents = base
+            .agents
+            .iter()
+            .filter(|agent| agent.container_managed && agent.state != AgentState::Stopped)
+            .map(|agent| ObservedAgent {
+                name: agent.name.clone(),
+                status: if agent.state == AgentState::Running {
+                    ObservedStatus::Running
+                } else {
+                    ObservedStatus::Stopped
+                },
+                health: Health::Healthy,
+                image: agent.image.clone(),
+                runtime_hash: agent.runtime_hash.clone(),
+                config_hash: agent.config_hash.clone(),
+                commit: base
+                    .revision
+                    .as_ref()
+                    .map(|revision| revision.commit.clone()),
+                applied_state: Some(agent.state),
+                last_applied: Some(agent.clone()),
+            })
+            .collect();
+        Self {
+            source: ObservedSource::Revision {
+                revision: base.revision.clone(),
+            },
+            agents,
+        }
+    }
+
+    /// The agent with this resource name.
+    pub fn agent(&self, name: &str) -> Option<&ObservedAgent> {
+        self.agents
+            .binary_search_by(|agent| agent.name.as_str().cmp(name))
+            .ok()
+            .map(|index| &self.agents[index])
+    }
+
+    /// A stable fingerprint of everything observed; a saved plan refuses to apply when it
+    /// changed.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for agent in &self.agents {
+            let status = serde_json::to_string(&agent.status).unwrap_or_default();
+            for part in [
+                agent.name.as_str(),
+                status.as_str(),
+                &agent.image,
+                &agent.runtime_hash,
+                &agent.config_hash,
+            ] {
+                hasher.update(part.as_bytes());
+                hasher.update([0]);
+            }
+        }
+        hex::encode(hasher.finalize())
+    }
+}

@@ -1,0 +1,317 @@
+//! The plan as data: steps (an [`Op`] on one agent, with its [`Cause`]s and dependencies),
+//! the waves the rollout walks, and a summary. Every output format and `apply` read this
+//! one value.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observe::ObservedSource;
+use crate::source::Revision;
+
+/// The version of the JSON plan document.
+pub const PLAN_FORMAT: &str = "clawops.plan/v1";
+
+/// What a step does. Named verb + noun; the executor matches on every variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Create the agent (started, or left stopped when it is asleep).
+    CreateAgent,
+    /// Replace the agent's container (the runtime hash changed).
+    RecreateAgent,
+    /// Upload changed workspace files into the running agent, no restart.
+    PushConfig,
+    /// Stop the agent, keeping its container.
+    SleepAgent,
+    /// Start a stopped agent.
+    WakeAgent,
+    /// Remove the container of an agent whose desired state is Stopped.
+    RemoveAgent,
+    /// Remove an agent that left git (pruning on).
+    DeleteAgent,
+    /// Leave an agent that left git alone (pruning off); reported only.
+    KeepAgent,
+    /// Wait until an agent that just started is healthy; gates everything after it.
+    WaitHealthy,
+}
+
+impl Op {
+    /// The Terraform-like marker of the operation in text output.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Op::CreateAgent => "+",
+            Op::RecreateAgent => "-/+",
+            Op::PushConfig => "~",
+            Op::SleepAgent => "z",
+            Op::WakeAgent => "^",
+            Op::RemoveAgent | Op::DeleteAgent => "-",
+            Op::KeepAgent => "!",
+            Op::WaitHealthy => "?",
+        }
+    }
+
+    /// A short verb for the operation (`create`, `recreate`, `update in place`…).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Op::CreateAgent => "create",
+            Op::RecreateAgent => "recreate",
+            Op::PushConfig => "update in place",
+            Op::SleepAgent => "sleep",
+            Op::WakeAgent => "wake",
+            Op::RemoveAgent => "remove",
+            Op::DeleteAgent => "delete",
+            Op::KeepAgent => "keep (not in git)",
+            Op::WaitHealthy => "wait healthy",
+        }
+    }
+}
+
+/// Changes clawops did not make, found by comparing the backend with what it last applied.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Drift {
+    /// The agent should run but was stopped outside clawops.
+    StoppedOutsideClawops,
+    /// The agent should sleep but was started outside clawops.
+    StartedOutsideClawops,
+    /// The container was removed outside clawops.
+    RemovedOutsideClawops,
+    /// The container runs another image than the one applied.
+    ImageChanged {
+        /// The image clawops applied.
+        applied: String,
+        /// The image running now.
+        running: String,
+    },
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Drift::StoppedOutsideClawops => formatter.write_str("stopped outside clawops"),
+            Drift::StartedOutsideClawops => formatter.write_str("started outside clawops"),
+            Drift::RemovedOutsideClawops => {
+                formatter.write_str("container removed outside clawops")
+            }
+            Drift::ImageChanged { applied, running } => {
+                write!(
+                    formatter,
+                    "image changed outside clawops: {applied} → {running}"
+                )
+            }
+        }
+    }
+}
+
+/// Why a step is in the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// The agent is new in git.
+    NewAgent,
+    /// A field that needs a new container changed.
+    FieldChanged {
+        /// Field path, e.g. `image` or `env.LOG_LEVEL`.
+        path: String,
+        /// Value before (absent: the field was not set).
+        before: Option<String>,
+        /// Value after (absent: the field was removed).
+        after: Option<String>,
+    },
+    /// A sensitive value (secret-looking env key or secret reference) changed; the values
+    /// are never recorded.
+    SensitiveChanged {
+        /// Field path, e.g. `env.GITHUB_TOKEN`.
+        path: String,
+    },
+    /// The runtime hash changed but the previous record is not known field by field.
+    RuntimeChanged {
+        /// Runtime hash before.
+        before: String,
+        /// Runtime hash after.
+        after: String,
+    },
+    /// A workspace file changed (hot-pushed, or written into the new container).
+    FileChanged {
+        /// Path relative to the agent's home, e.g. `SOUL.md`.
+        path: String,
+        /// Content before (absent: new file, or previous content not known).
+        before: Option<String>,
+        /// Content after (absent: file removed).
+        after: Option<String>,
+    },
+    /// The desired state changed (e.g. Running → Sleeping).
+    StateChanged {
+        /// State before.
+        before: String,
+        /// State after.
+        after: String,
+    },
+    /// The agent's desired state is Stopped.
+    DesiredStopped,
+    /// The agent is not in git any more.
+    GoneFromGit,
+    /// The agent stays asleep: it is recreated stopped and not started.
+    StaysAsleep,
+    /// Something changed outside clawops.
+    Drift(Drift),
+    /// Gate after the step it depends on.
+    HealthGate {
+        /// Seconds the agent may take.
+        timeout_seconds: u64,
+    },
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(unset)".to_owned());
+        match self {
+            Cause::NewAgent => formatter.write_str("new in git"),
+            Cause::FieldChanged {
+                path,
+                before,
+                after,
+            } => {
+                write!(formatter, "{path}: {} → {}", shown(before), shown(after))
+            }
+            Cause::SensitiveChanged { path } => {
+                write!(formatter, "{path}: (sensitive value changed)")
+            }
+            Cause::RuntimeChanged { before, after } => {
+                let short = |hash: &str| hash.chars().take(12).collect::<String>();
+                write!(
+                    formatter,
+                    "runtime hash {} → {}",
+                    short(before),
+                    short(after)
+                )
+            }
+            Cause::FileChanged {
+                path,
+                before,
+                after,
+            } => match (before, after) {
+                (None, Some(_)) => write!(formatter, "{path}: new file"),
+                (Some(_), None) => write!(formatter, "{path}: removed"),
+                _ => write!(formatter, "{path}: changed"),
+            },
+            Cause::StateChanged { before, after } => write!(formatter, "state: {before} → {after}"),
+            Cause::DesiredStopped => formatter.write_str("state: Stopped"),
+            Cause::GoneFromGit => formatter.write_str("not managed by git any more"),
+            Cause::StaysAsleep => formatter.write_str("stays asleep"),
+            Cause::Drift(drift) => write!(formatter, "drift: {drift}"),
+            Cause::HealthGate { timeout_seconds } => {
+                write!(formatter, "healthy within {timeout_seconds}s")
+            }
+        }
+    }
+}
+
+/// One operation of the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Index of the step in [`Plan::steps`].
+    pub id: usize,
+    /// The operation.
+    pub op: Op,
+    /// The agent's resource name.
+    pub agent: String,
+    /// The rollout group (team name, `standalone`, `pilot:<setup>`, `debug`, `manager`,
+    /// `deletes`).
+    pub group: String,
+    /// Why.
+    pub causes: Vec<Cause>,
+    /// Steps that must finish (successfully) before this one starts.
+    pub depends_on: Vec<usize>,
+    /// The wave the step belongs to.
+    pub wave: usize,
+}
+
+/// A set of steps that run together; waves run one after another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wave {
+    /// Position in the rollout.
+    pub index: usize,
+    /// Groups in this wave (several teams when `teams_in_parallel` > 1).
+    pub groups: Vec<String>,
+    /// Steps of the wave.
+    pub steps: Vec<usize>,
+    /// Agents whose container restarts in this wave.
+    pub restarts: Vec<String>,
+}
+
+/// Counts per kind of change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Agents created.
+    pub create: usize,
+    /// Agents recreated.
+    pub recreate: usize,
+    /// Agents updated in place (config hot push).
+    pub update: usize,
+    /// Agents put to sleep.
+    pub sleep: usize,
+    /// Agents woken.
+    pub wake: usize,
+    /// Agents removed (desired Stopped).
+    pub remove: usize,
+    /// Agents deleted (gone from git, pruning on).
+    pub delete: usize,
+    /// Agents gone from git but kept (pruning off).
+    pub kept: usize,
+    /// Agents with nothing to do.
+    pub unchanged: usize,
+}
+
+impl Summary {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        self.create
+            + self.recreate
+            + self.update
+            + self.sleep
+            + self.wake
+            + self.remove
+            + self.delete
+            > 0
+    }
+}
+
+/// A plan that would take away too much of the fleet at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MassDeletion {
+    /// Agents deleted or removed.
+    pub count: usize,
+    /// Agents in the fleet now.
+    pub fleet_size: usize,
+    /// The configured limit in percent.
+    pub limit_percent: u32,
+    /// Groups (teams…) losing agents, sorted.
+    pub groups: Vec<String>,
+}
+
+/// The plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`PLAN_FORMAT`].
+    pub format: String,
+    /// The fleet's owner label.
+    pub fleet: String,
+    /// The commit of the desired state.
+    pub revision: Option<Revision>,
+    /// What the plan compares against.
+    pub against: ObservedSource,
+    /// Fingerprint of the observed state the plan was made from.
+    pub observed_fingerprint: String,
+    /// Every step, in rollout order.
+    pub steps: Vec<Step>,
+    /// The waves, in order.
+    pub waves: Vec<Wave>,
+    /// Agents with nothing to do.
+    pub unchanged: Vec<String>,
+    /// Counts.
+    pub summary: Summary,
+    /// Set when the plan removes more than `[prune] max_delete_percent` of the fleet.
+    pub mass_deletion: Option<MassDeletion>,
+}
