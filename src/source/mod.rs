@@ -15,7 +15,7 @@ mod remote;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::SourceError;
 
@@ -68,7 +68,7 @@ pub fn default_cache_dir() -> PathBuf {
 }
 
 /// The commit a snapshot was read from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revision {
     /// Full commit id (hex).
     pub commit: String,

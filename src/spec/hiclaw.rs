@@ -112,7 +112,20 @@ pub struct McpServer {
 }
 
 /// Protocol of an exposed port.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ExposeProtocol {
     /// HTTP (default).
@@ -433,7 +446,7 @@ pub enum FailurePolicy {
 }
 
 /// A health probe run inside the agent's container.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     /// Command and arguments; exit code 0 means healthy.
