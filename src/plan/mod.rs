@@ -1,9 +1,16 @@
 //! Plan stage: a pure function from the desired state and the observed state to a
 //! [`Plan`]. No I/O, no clock, no async: the same inputs always give the same plan.
+//!
+//! [`compare`] decides what each agent needs and why; [`rollout`] orders those operations
+//! into waves with health gates; this module adds the summary and the blast-radius check.
 
+mod compare;
 mod model;
+mod rollout;
 
 pub use model::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::Desired;
 use crate::observe::Observed;
@@ -17,17 +24,95 @@ pub struct PlanOptions {
 
 /// Computes the plan that takes the observed fleet to the desired one.
 pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Plan {
-    let _ = (desired, observed, options);
+    let mut actions = BTreeMap::new();
+    let mut unchanged = Vec::new();
+    for agent in desired
+        .agents
+        .iter()
+        .filter(|agent| agent.container_managed)
+    {
+        let needed = compare::desired_agent(agent, observed.agent(&agent.name));
+        if needed.is_empty() {
+            unchanged.push(agent.name.clone());
+        } else {
+            actions.insert(agent.name.clone(), needed);
+        }
+    }
+    let gone: Vec<_> = observed
+        .agents
+        .iter()
+        .filter(|agent| {
+            desired
+                .agent(&agent.name)
+                .is_none_or(|desired| !desired.container_managed)
+        })
+        .map(|agent| (agent.name.clone(), compare::gone_agent(options.prune)))
+        .collect();
+    let rollout::Rollout { steps, waves } = rollout::order(desired, actions, gone);
+    let mut summary = summarize(&steps);
+    summary.unchanged = unchanged.len();
+    let mass_deletion = mass_deletion(desired, observed, &steps);
     Plan {
         format: PLAN_FORMAT.to_owned(),
         fleet: desired.fleet.clone(),
         revision: desired.revision.clone(),
         against: observed.source.clone(),
         observed_fingerprint: observed.fingerprint(),
-        steps: Vec::new(),
-        waves: Vec::new(),
-        unchanged: Vec::new(),
-        summary: Summary::default(),
-        mass_deletion: None,
+        steps,
+        waves,
+        unchanged,
+        summary,
+        mass_deletion,
     }
 }
+
+fn summarize(steps: &[Step]) -> Summary {
+    let mut summary = Summary::default();
+    for step in steps {
+        let counter = match step.op {
+            Op::CreateAgent => &mut summary.create,
+            Op::RecreateAgent => &mut summary.recreate,
+            Op::PushConfig => &mut summary.update,
+            Op::SleepAgent => &mut summary.sleep,
+            Op::WakeAgent => &mut summary.wake,
+            Op::RemoveAgent => &mut summary.remove,
+            Op::DeleteAgent => &mut summary.delete,
+            Op::KeepAgent => &mut summary.kept,
+            Op::WaitHealthy => continue,
+        };
+        *counter += 1;
+    }
+    summary
+}
+
+/// The blast-radius check: deletes and removals (not recreates, the normal gated upgrade
+/// path) above `[prune] max_delete_percent` of the agents that exist now.
+fn mass_deletion(desired: &Desired, observed: &Observed, steps: &[Step]) -> Option<MassDeletion> {
+    let taken: Vec<&Step> = steps
+        .iter()
+        .filter(|step| matches!(step.op, Op::DeleteAgent | Op::RemoveAgent))
+        .collect();
+    let fleet_size = observed.agents.len();
+    let limit = desired.prune.max_delete_percent;
+    if taken.is_empty() || fleet_size == 0 || taken.len() * 100 <= limit as usize * fleet_size {
+        return None;
+    }
+    let groups: BTreeSet<String> = taken
+        .iter()
+        .map(|step| {
+            observed
+                .agent(&step.agent)
+                .and_then(|agent| agent.last_applied.as_ref())
+                .map_or_else(|| step.group.clone(), |agent| agent.group.clone())
+        })
+        .collect();
+    Some(MassDeletion {
+        count: taken.len(),
+        fleet_size,
+        limit_percent: limit,
+        groups: groups.into_iter().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

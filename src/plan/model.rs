@@ -132,6 +132,13 @@ pub enum Cause {
         /// Runtime hash after.
         after: String,
     },
+    /// The config hash changed but the previous files are not known one by one.
+    WorkspaceChanged {
+        /// Config hash before.
+        before: String,
+        /// Config hash after.
+        after: String,
+    },
     /// A workspace file changed (hot-pushed, or written into the new container).
     FileChanged {
         /// Path relative to the agent's home, e.g. `SOUL.md`.
@@ -183,6 +190,15 @@ impl fmt::Display for Cause {
                 write!(
                     formatter,
                     "runtime hash {} → {}",
+                    short(before),
+                    short(after)
+                )
+            }
+            Cause::WorkspaceChanged { before, after } => {
+                let short = |hash: &str| hash.chars().take(12).collect::<String>();
+                write!(
+                    formatter,
+                    "workspace files changed (config hash {} → {})",
                     short(before),
                     short(after)
                 )

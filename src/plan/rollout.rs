@@ -1,0 +1,229 @@
+//! Ordering: turns each agent's operations into steps grouped in waves, with health gates
+//! and dependencies, following the groups' upgrade order.
+//!
+//! Inside a group, everything that does not restart a running agent goes first (creates,
+//! wakes, hot pushes, sleeps, removals), then recreates in batches of `max_unavailable`,
+//! in the group's restart order. Canary teams go first and alone, other teams
+//! `teams_in_parallel` at a time, then the other groups one by one, deletes last.
+
+use std::collections::BTreeMap;
+
+use super::compare::Actions;
+use super::model::{Cause, Op, Step, Wave};
+use crate::desired::{Desired, Group};
+use crate::spec::hiclaw::AgentState;
+
+/// Name of the last group: agents that left git.
+pub(super) const DELETES_GROUP: &str = "deletes";
+
+/// The ordered steps and waves.
+pub(super) struct Rollout {
+    pub steps: Vec<Step>,
+    pub waves: Vec<Wave>,
+}
+
+/// One batch of a group: the steps that run together.
+struct Batch {
+    group: String,
+    /// (agent, op, causes)
+    actions: Vec<(String, Op, Vec<Cause>)>,
+}
+
+/// Orders every agent's actions into steps and waves.
+pub(super) fn order(
+    desired: &Desired,
+    mut actions: BTreeMap<String, Actions>,
+    gone: Vec<(String, Actions)>,
+) -> Rollout {
+    let mut sets: Vec<Vec<Vec<Batch>>> = Vec::new();
+    let mut parallel_teams: Vec<Vec<Batch>> = Vec::new();
+    let width = desired.teams_in_parallel.max(1) as usize;
+    for group in &desired.groups {
+        let batches = group_batches(desired, group, &mut actions);
+        if batches.is_empty() {
+            continue;
+        }
+        if group.is_team && !group.canary {
+            parallel_teams.push(batches);
+            if parallel_teams.len() == width {
+                sets.push(std::mem::take(&mut parallel_teams));
+            }
+        } else {
+            if !parallel_teams.is_empty() {
+                sets.push(std::mem::take(&mut parallel_teams));
+            }
+            sets.push(vec![batches]);
+        }
+    }
+    if !parallel_teams.is_empty() {
+        sets.push(parallel_teams);
+    }
+    if !gone.is_empty() {
+        let actions = gone
+            .into_iter()
+            .flat_map(|(agent, actions)| {
+                actions
+                    .into_iter()
+                    .map(move |(op, causes)| (agent.clone(), op, causes))
+            })
+            .collect();
+        sets.push(vec![vec![Batch {
+            group: DELETES_GROUP.to_owned(),
+            actions,
+        }]]);
+    }
+    build(desired, sets)
+}
+
+/// Splits a group's actions into batches: non-restarting work first, then recreates in
+/// chunks of `max_unavailable`, in the group's restart order.
+fn group_batches(
+    desired: &Desired,
+    group: &Group,
+    actions: &mut BTreeMap<String, Actions>,
+) -> Vec<Batch> {
+    let max_unavailable = desired
+        .rollout
+        .get(&group.name)
+        .map_or(1, |settings| settings.max_unavailable.max(1) as usize);
+    let mut first = Vec::new();
+    let mut recreates = Vec::new();
+    for agent in &group.agents {
+        for (op, causes) in actions.remove(agent).unwrap_or_default() {
+            let entry = (agent.clone(), op, causes);
+            if op == Op::RecreateAgent {
+                recreates.push(entry);
+            } else {
+                first.push(entry);
+            }
+        }
+    }
+    let mut batches = Vec::new();
+    if !first.is_empty() {
+        batches.push(Batch {
+            group: group.name.clone(),
+            actions: first,
+        });
+    }
+    let mut recreates = recreates.into_iter().peekable();
+    while recreates.peek().is_some() {
+        batches.push(Batch {
+            group: group.name.clone(),
+            actions: recreates.by_ref().take(max_unavailable).collect(),
+        });
+    }
+    batches
+}
+
+/// Numbers the steps, adds health gates, and links every batch to the one before it in
+/// its group (or to the whole previous wave for a group's first batch).
+fn build(desired: &Desired, sets: Vec<Vec<Vec<Batch>>>) -> Rollout {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut waves: Vec<Wave> = Vec::new();
+    let mut previous_wave: Vec<usize> = Vec::new();
+    for set in sets {
+        let depth = set.iter().map(Vec::len).max().unwrap_or(0);
+        let mut last_of_group: Vec<Vec<usize>> = vec![previous_wave.clone(); set.len()];
+        let mut iterators: Vec<_> = set.into_iter().map(Vec::into_iter).collect();
+        for _ in 0..depth {
+            let mut wave = Wave {
+                index: waves.len(),
+                groups: Vec::new(),
+                steps: Vec::new(),
+                restarts: Vec::new(),
+            };
+            for (position, batches) in iterators.iter_mut().enumerate() {
+                let Some(batch) = batches.next() else {
+                    continue;
+                };
+                let ids = add_batch(
+                    desired,
+                    &mut steps,
+                    &mut wave,
+                    batch,
+                    &last_of_group[position],
+                );
+                last_of_group[position] = ids;
+            }
+            previous_wave = wave.steps.clone();
+            waves.push(wave);
+        }
+    }
+    Rollout { steps, waves }
+}
+
+fn add_batch(
+    desired: &Desired,
+    steps: &mut Vec<Step>,
+    wave: &mut Wave,
+    batch: Batch,
+    after: &[usize],
+) -> Vec<usize> {
+    if !wave.groups.contains(&batch.group) {
+        wave.groups.push(batch.group.clone());
+    }
+    let timeout = desired
+        .rollout
+        .get(&batch.group)
+        .map_or(120, |settings| settings.health_timeout_seconds);
+    let mut ids = Vec::new();
+    let mut previous_of_agent: Option<(String, usize)> = None;
+    for (agent, op, causes) in batch.actions {
+        let mut depends_on = after.to_vec();
+        if let Some((previous_agent, previous_id)) = &previous_of_agent
+            && *previous_agent == agent
+        {
+            depends_on.push(*previous_id);
+        }
+        let id = push(steps, wave, op, &agent, &batch.group, causes, depends_on);
+        ids.push(id);
+        previous_of_agent = Some((agent.clone(), id));
+        if starts_agent(desired, &agent, op) {
+            wave.restarts.push(agent.clone());
+            let gate = vec![Cause::HealthGate {
+                timeout_seconds: timeout,
+            }];
+            ids.push(push(
+                steps,
+                wave,
+                Op::WaitHealthy,
+                &agent,
+                &batch.group,
+                gate,
+                vec![id],
+            ));
+        }
+    }
+    ids
+}
+
+fn push(
+    steps: &mut Vec<Step>,
+    wave: &mut Wave,
+    op: Op,
+    agent: &str,
+    group: &str,
+    causes: Vec<Cause>,
+    depends_on: Vec<usize>,
+) -> usize {
+    let id = steps.len();
+    steps.push(Step {
+        id,
+        op,
+        agent: agent.to_owned(),
+        group: group.to_owned(),
+        causes,
+        depends_on,
+        wave: wave.index,
+    });
+    wave.steps.push(id);
+    id
+}
+
+/// Whether the operation leaves the agent running, so a health gate must follow it.
+fn starts_agent(desired: &Desired, agent: &str, op: Op) -> bool {
+    let running = desired
+        .agent(agent)
+        .is_some_and(|agent| agent.state == AgentState::Running);
+    running && matches!(op, Op::CreateAgent | Op::RecreateAgent | Op::WakeAgent)
+}

@@ -1,0 +1,688 @@
+//! Planner tests: in-memory desired and observed states, no backend.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::desired::{Agent, AgentRole, EnvVar, Group, ImageSource, RolloutSettings};
+use crate::observe::{Health, ObservedAgent, ObservedStatus};
+use crate::spec::clawops::PullPolicy;
+use crate::spec::config::PruneConfig;
+use crate::spec::hiclaw::{AgentState, FailurePolicy, Runtime, UpgradeOrder};
+
+fn agent(name: &str, group: &str, state: AgentState) -> Agent {
+    Agent {
+        name: format!("hiclaw-worker-{name}"),
+        member: name.to_owned(),
+        worker_name: name.to_owned(),
+        role: AgentRole::Worker,
+        group: group.to_owned(),
+        team: Some(group.to_owned()),
+        runtime: Runtime::Openclaw,
+        image: "hiclaw/worker:v1".to_owned(),
+        image_source: ImageSource::ImageSet,
+        pull_policy: PullPolicy::IfNotPresent,
+        state,
+        container_managed: true,
+        env: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        ports: Vec::new(),
+        hostname: None,
+        debug_targets: Vec::new(),
+        workspace: BTreeMap::from([("SOUL.md".to_owned(), "You test things.\n".to_owned())]),
+        file: "teams.yaml".to_owned(),
+        line: 1,
+        runtime_hash: "runtime-1".to_owned(),
+        config_hash: "config-1".to_owned(),
+    }
+}
+
+fn settings(max_unavailable: u32) -> RolloutSettings {
+    RolloutSettings {
+        order: UpgradeOrder::WorkersFirst,
+        max_unavailable,
+        health_timeout_seconds: 90,
+        on_failure: FailurePolicy::Halt,
+        probe: None,
+    }
+}
+
+/// A desired fleet from agents; groups in first-seen order, agents in given order.
+fn fleet(agents: Vec<Agent>) -> Desired {
+    let mut groups: Vec<Group> = Vec::new();
+    for agent in &agents {
+        match groups.iter_mut().find(|group| group.name == agent.group) {
+            Some(group) => group.agents.push(agent.name.clone()),
+            None => groups.push(Group {
+                name: agent.group.clone(),
+                is_team: agent.team.is_some(),
+                canary: false,
+                agents: vec![agent.name.clone()],
+            }),
+        }
+    }
+    let rollout = groups
+        .iter()
+        .map(|group| (group.name.clone(), settings(1)))
+        .collect();
+    let mut sorted = agents;
+    sorted.sort_by(|left, right| left.name.cmp(&right.name));
+    Desired {
+        fleet: "acme".to_owned(),
+        prefix: "hiclaw-".to_owned(),
+        revision: None,
+        agents: sorted,
+        groups,
+        rollout,
+        teams_in_parallel: 1,
+        prune: PruneConfig::default(),
+    }
+}
+
+/// What a backend reports after applying `agent` exactly.
+fn applied(agent: &Agent) -> ObservedAgent {
+    ObservedAgent {
+        name: agent.name.clone(),
+        status: if agent.state == AgentState::Running {
+            ObservedStatus::Running
+        } else {
+            ObservedStatus::Stopped
+        },
+        health: Health::Healthy,
+        image: agent.image.clone(),
+        runtime_hash: agent.runtime_hash.clone(),
+        config_hash: agent.config_hash.clone(),
+        commit: None,
+        applied_state: Some(agent.state),
+        last_applied: Some(agent.clone()),
+    }
+}
+
+fn observed(agents: Vec<ObservedAgent>) -> Observed {
+    let mut agents = agents;
+    agents.sort_by(|left, right| left.name.cmp(&right.name));
+    Observed {
+        source: crate::observe::ObservedSource::Empty,
+        agents,
+    }
+}
+
+fn plan_of(desired: &Desired, observed: &Observed) -> Plan {
+    plan(desired, observed, &PlanOptions::default())
+}
+
+/// (op, agent) of every step, in order.
+fn ops(plan: &Plan) -> Vec<(Op, String)> {
+    plan.steps
+        .iter()
+        .map(|step| (step.op, step.agent.clone()))
+        .collect()
+}
+
+fn upgraded(mut agent: Agent) -> Agent {
+    agent.image = "hiclaw/worker:v2".to_owned();
+    agent.runtime_hash = "runtime-2".to_owned();
+    agent
+}
+
+#[test]
+fn a_new_agent_is_created_then_gated() {
+    let desired = fleet(vec![agent("dev", "alpha", AgentState::Running)]);
+    let plan = plan_of(&desired, &Observed::empty());
+    assert_eq!(
+        ops(&plan),
+        vec![
+            (Op::CreateAgent, "hiclaw-worker-dev".into()),
+            (Op::WaitHealthy, "hiclaw-worker-dev".into())
+        ]
+    );
+    assert_eq!(plan.steps[0].causes, vec![Cause::NewAgent]);
+    assert_eq!(plan.steps[1].depends_on, vec![0]);
+    assert_eq!(
+        plan.steps[1].causes,
+        vec![Cause::HealthGate {
+            timeout_seconds: 90
+        }]
+    );
+    assert_eq!(plan.summary.create, 1);
+    assert!(plan.summary.has_changes());
+}
+
+#[test]
+fn a_new_sleeping_agent_is_created_asleep_without_a_gate() {
+    let desired = fleet(vec![agent("qa", "alpha", AgentState::Sleeping)]);
+    let plan = plan_of(&desired, &Observed::empty());
+    assert_eq!(
+        ops(&plan),
+        vec![(Op::CreateAgent, "hiclaw-worker-qa".into())]
+    );
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::NewAgent, Cause::StaysAsleep]
+    );
+}
+
+#[test]
+fn a_runtime_change_recreates_and_names_the_field() {
+    let before = agent("dev", "alpha", AgentState::Running);
+    let desired = fleet(vec![upgraded(before.clone())]);
+    let plan = plan_of(&desired, &observed(vec![applied(&before)]));
+    assert_eq!(ops(&plan)[0].0, Op::RecreateAgent);
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::FieldChanged {
+            path: "image".into(),
+            before: Some("hiclaw/worker:v1".into()),
+            after: Some("hiclaw/worker:v2".into()),
+        }]
+    );
+    assert_eq!(plan.steps[1].op, Op::WaitHealthy);
+    assert_eq!(plan.waves[0].restarts, vec!["hiclaw-worker-dev".to_owned()]);
+}
+
+#[test]
+fn a_config_only_change_is_pushed_in_place() {
+    let before = agent("dev", "alpha", AgentState::Running);
+    let mut after = before.clone();
+    after
+        .workspace
+        .insert("SOUL.md".into(), "You test everything.\n".into());
+    after.config_hash = "config-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![applied(&before)]));
+    assert_eq!(
+        ops(&plan),
+        vec![(Op::PushConfig, "hiclaw-worker-dev".into())]
+    );
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::FileChanged {
+            path: "SOUL.md".into(),
+            before: Some("You test things.\n".into()),
+            after: Some("You test everything.\n".into()),
+        }]
+    );
+    assert_eq!(plan.summary.update, 1);
+    assert!(plan.waves[0].restarts.is_empty());
+}
+
+#[test]
+fn sleep_and_wake_follow_the_desired_state() {
+    let running = agent("dev", "alpha", AgentState::Running);
+    let sleeping = agent("qa", "alpha", AgentState::Sleeping);
+    let mut dev_asleep = running.clone();
+    dev_asleep.state = AgentState::Sleeping;
+    let mut qa_awake = sleeping.clone();
+    qa_awake.state = AgentState::Running;
+    let plan = plan_of(
+        &fleet(vec![dev_asleep, qa_awake]),
+        &observed(vec![applied(&running), applied(&sleeping)]),
+    );
+    assert_eq!(
+        ops(&plan),
+        vec![
+            (Op::SleepAgent, "hiclaw-worker-dev".into()),
+            (Op::WakeAgent, "hiclaw-worker-qa".into()),
+            (Op::WaitHealthy, "hiclaw-worker-qa".into()),
+        ]
+    );
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::StateChanged {
+            before: "Running".into(),
+            after: "Sleeping".into()
+        }]
+    );
+    assert_eq!(
+        plan.steps[1].causes,
+        vec![Cause::StateChanged {
+            before: "Sleeping".into(),
+            after: "Running".into()
+        }]
+    );
+    assert_eq!((plan.summary.sleep, plan.summary.wake), (1, 1));
+}
+
+#[test]
+fn a_stopped_agent_is_removed_and_stays_absent() {
+    let running = agent("dev", "alpha", AgentState::Running);
+    let mut stopped = running.clone();
+    stopped.state = AgentState::Stopped;
+    let plan = plan_of(
+        &fleet(vec![stopped.clone()]),
+        &observed(vec![applied(&running)]),
+    );
+    assert_eq!(
+        ops(&plan),
+        vec![(Op::RemoveAgent, "hiclaw-worker-dev".into())]
+    );
+    assert_eq!(plan.steps[0].causes, vec![Cause::DesiredStopped]);
+    let plan = plan_of(&fleet(vec![stopped]), &Observed::empty());
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.unchanged, vec!["hiclaw-worker-dev".to_owned()]);
+}
+
+#[test]
+fn agents_gone_from_git_are_kept_unless_pruning() {
+    let old = agent("old", "alpha", AgentState::Running);
+    let current = agent("dev", "alpha", AgentState::Running);
+    let observed = observed(vec![applied(&old), applied(&current)]);
+    let desired = fleet(vec![current]);
+    let kept = plan(&desired, &observed, &PlanOptions { prune: false });
+    assert_eq!(
+        ops(&kept),
+        vec![(Op::KeepAgent, "hiclaw-worker-old".into())]
+    );
+    assert_eq!(kept.steps[0].causes, vec![Cause::GoneFromGit]);
+    assert!(!kept.summary.has_changes());
+    assert_eq!(kept.summary.kept, 1);
+    let pruned = plan(&desired, &observed, &PlanOptions { prune: true });
+    assert_eq!(
+        ops(&pruned),
+        vec![(Op::DeleteAgent, "hiclaw-worker-old".into())]
+    );
+    assert_eq!(pruned.steps[0].group, "deletes");
+}
+
+#[test]
+fn a_sleeping_agent_whose_image_changes_is_recreated_asleep() {
+    let before = agent("qa", "alpha", AgentState::Sleeping);
+    let plan = plan_of(
+        &fleet(vec![upgraded(before.clone())]),
+        &observed(vec![applied(&before)]),
+    );
+    assert_eq!(
+        ops(&plan),
+        vec![(Op::RecreateAgent, "hiclaw-worker-qa".into())]
+    );
+    assert_eq!(plan.steps[0].causes.last(), Some(&Cause::StaysAsleep));
+    assert!(plan.waves[0].restarts.is_empty());
+}
+
+#[test]
+fn drift_is_detected_and_corrected_with_its_cause() {
+    let dev = agent("dev", "alpha", AgentState::Running);
+    let qa = agent("qa", "alpha", AgentState::Sleeping);
+    let ops_agent = agent("ops", "alpha", AgentState::Running);
+    let lead = agent("lead", "alpha", AgentState::Running);
+    let mut stopped_by_hand = applied(&dev);
+    stopped_by_hand.status = ObservedStatus::Stopped;
+    let mut started_by_hand = applied(&qa);
+    started_by_hand.status = ObservedStatus::Running;
+    let mut removed_by_hand = applied(&ops_agent);
+    removed_by_hand.status = ObservedStatus::Missing;
+    let mut image_by_hand = applied(&lead);
+    image_by_hand.image = "hiclaw/worker:debug".into();
+    let desired = fleet(vec![dev, qa, ops_agent, lead]);
+    let plan = plan_of(
+        &desired,
+        &observed(vec![
+            stopped_by_hand,
+            started_by_hand,
+            removed_by_hand,
+            image_by_hand,
+        ]),
+    );
+    let cause_of = |agent: &str, op: Op| {
+        plan.steps
+            .iter()
+            .find(|step| step.agent == format!("hiclaw-worker-{agent}") && step.op == op)
+            .map(|step| step.causes.clone())
+            .unwrap_or_else(|| panic!("no {op:?} for {agent}"))
+    };
+    assert_eq!(
+        cause_of("dev", Op::WakeAgent),
+        vec![Cause::Drift(Drift::StoppedOutsideClawops)]
+    );
+    assert_eq!(
+        cause_of("qa", Op::SleepAgent),
+        vec![Cause::Drift(Drift::StartedOutsideClawops)]
+    );
+    assert_eq!(
+        cause_of("ops", Op::CreateAgent),
+        vec![Cause::Drift(Drift::RemovedOutsideClawops)]
+    );
+    assert_eq!(
+        cause_of("lead", Op::RecreateAgent),
+        vec![Cause::Drift(Drift::ImageChanged {
+            applied: "hiclaw/worker:v1".into(),
+            running: "hiclaw/worker:debug".into()
+        })]
+    );
+}
+
+#[test]
+fn a_removed_stopped_agent_brought_back_is_a_state_change_not_drift() {
+    let dev = agent("dev", "alpha", AgentState::Running);
+    let mut removed = applied(&dev);
+    removed.status = ObservedStatus::Missing;
+    removed.applied_state = Some(AgentState::Stopped);
+    let plan = plan_of(&fleet(vec![dev]), &observed(vec![removed]));
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::StateChanged {
+            before: "Stopped".into(),
+            after: "Running".into()
+        }]
+    );
+}
+
+#[test]
+fn sensitive_env_changes_carry_no_values() {
+    let mut before = agent("dev", "alpha", AgentState::Running);
+    before.env.insert(
+        "GITHUB_TOKEN".into(),
+        EnvVar {
+            value: "old-secret".into(),
+            secret_ref: false,
+            sensitive: true,
+        },
+    );
+    before.env.insert(
+        "LOG_LEVEL".into(),
+        EnvVar {
+            value: "info".into(),
+            secret_ref: false,
+            sensitive: false,
+        },
+    );
+    let mut after = before.clone();
+    after.env.insert(
+        "GITHUB_TOKEN".into(),
+        EnvVar {
+            value: "new-secret".into(),
+            secret_ref: false,
+            sensitive: true,
+        },
+    );
+    after.env.insert(
+        "LOG_LEVEL".into(),
+        EnvVar {
+            value: "debug".into(),
+            secret_ref: false,
+            sensitive: false,
+        },
+    );
+    after.runtime_hash = "runtime-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![applied(&before)]));
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![
+            Cause::SensitiveChanged {
+                path: "env.GITHUB_TOKEN".into()
+            },
+            Cause::FieldChanged {
+                path: "env.LOG_LEVEL".into(),
+                before: Some("info".into()),
+                after: Some("debug".into())
+            },
+        ]
+    );
+    let json = serde_json::to_string(&plan).expect("plan json");
+    assert!(!json.contains("secret"), "{json}");
+}
+
+#[test]
+fn without_the_applied_record_hash_changes_are_the_causes() {
+    let before = agent("dev", "alpha", AgentState::Running);
+    let mut observed_agent = applied(&before);
+    observed_agent.last_applied = None;
+    let mut after = upgraded(before);
+    after.config_hash = "config-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![observed_agent]));
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![
+            Cause::RuntimeChanged {
+                before: "runtime-1".into(),
+                after: "runtime-2".into()
+            },
+            Cause::WorkspaceChanged {
+                before: "config-1".into(),
+                after: "config-2".into()
+            },
+        ]
+    );
+}
+
+fn team(name: &str, members: &[&str]) -> Vec<Agent> {
+    members
+        .iter()
+        .map(|member| agent(&format!("{name}-{member}"), name, AgentState::Running))
+        .collect()
+}
+
+/// (wave, op, agent) of every non-gate step.
+fn wave_ops(plan: &Plan) -> Vec<(usize, String)> {
+    plan.steps
+        .iter()
+        .filter(|step| step.op != Op::WaitHealthy)
+        .map(|step| {
+            (
+                step.wave,
+                step.agent.trim_start_matches("hiclaw-worker-").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn upgrade_all(desired: &Desired) -> (Desired, Observed) {
+    let observed = observed(desired.agents.iter().map(applied).collect());
+    let mut upgraded_fleet = desired.clone();
+    upgraded_fleet.agents = desired.agents.iter().cloned().map(upgraded).collect();
+    (upgraded_fleet, observed)
+}
+
+#[test]
+fn a_team_restarts_in_its_group_order_one_at_a_time() {
+    let workers_first = fleet(team("alpha", &["dev", "qa", "lead"]));
+    let (desired, observed) = upgrade_all(&workers_first);
+    let plan = plan_of(&desired, &observed);
+    assert_eq!(
+        wave_ops(&plan),
+        vec![
+            (0, "alpha-dev".into()),
+            (1, "alpha-qa".into()),
+            (2, "alpha-lead".into())
+        ]
+    );
+    let mut leader_first = workers_first.clone();
+    leader_first.groups[0].agents.rotate_right(1);
+    let (desired, observed) = upgrade_all(&leader_first);
+    assert_eq!(
+        wave_ops(&plan_of(&desired, &observed)),
+        vec![
+            (0, "alpha-lead".into()),
+            (1, "alpha-dev".into()),
+            (2, "alpha-qa".into())
+        ]
+    );
+}
+
+#[test]
+fn max_unavailable_restarts_that_many_together() {
+    let mut desired = fleet(team("alpha", &["a", "b", "c", "lead"]));
+    desired.rollout.insert("alpha".into(), settings(2));
+    let (desired, observed) = upgrade_all(&desired);
+    let plan = plan_of(&desired, &observed);
+    assert_eq!(
+        wave_ops(&plan),
+        vec![
+            (0, "alpha-a".into()),
+            (0, "alpha-b".into()),
+            (1, "alpha-c".into()),
+            (1, "alpha-lead".into())
+        ]
+    );
+    let second_wave_start = plan
+        .steps
+        .iter()
+        .find(|step| step.wave == 1)
+        .expect("wave 1");
+    let first_wave: Vec<usize> = plan.waves[0].steps.clone();
+    assert_eq!(
+        second_wave_start.depends_on, first_wave,
+        "wave 1 waits for every step and gate of wave 0"
+    );
+}
+
+#[test]
+fn teams_go_one_after_another_or_in_parallel() {
+    let mut agents = team("alpha", &["dev", "lead"]);
+    agents.extend(team("beta", &["dev", "lead"]));
+    let sequential = fleet(agents);
+    let (desired, observed) = upgrade_all(&sequential);
+    assert_eq!(
+        wave_ops(&plan_of(&desired, &observed)),
+        vec![
+            (0, "alpha-dev".into()),
+            (1, "alpha-lead".into()),
+            (2, "beta-dev".into()),
+            (3, "beta-lead".into())
+        ]
+    );
+    let mut parallel = sequential.clone();
+    parallel.teams_in_parallel = 2;
+    let (desired, observed) = upgrade_all(&parallel);
+    let plan = plan_of(&desired, &observed);
+    assert_eq!(
+        wave_ops(&plan),
+        vec![
+            (0, "alpha-dev".into()),
+            (0, "beta-dev".into()),
+            (1, "alpha-lead".into()),
+            (1, "beta-lead".into())
+        ]
+    );
+    assert_eq!(
+        plan.waves[0].groups,
+        vec!["alpha".to_owned(), "beta".to_owned()]
+    );
+    let beta_lead = plan
+        .steps
+        .iter()
+        .find(|step| step.agent == "hiclaw-worker-beta-lead" && step.op == Op::RecreateAgent)
+        .expect("beta lead");
+    let beta_dev_gate = plan
+        .steps
+        .iter()
+        .find(|step| step.agent == "hiclaw-worker-beta-dev" && step.op == Op::WaitHealthy)
+        .expect("gate");
+    assert!(beta_lead.depends_on.contains(&beta_dev_gate.id));
+    assert!(
+        plan.steps
+            .iter()
+            .filter(|step| step.agent.contains("alpha"))
+            .all(|step| step
+                .depends_on
+                .iter()
+                .all(|id| plan.steps[*id].agent.contains("alpha")))
+    );
+}
+
+#[test]
+fn a_canary_team_goes_first_and_alone() {
+    let mut agents = team("alpha", &["dev"]);
+    agents.extend(team("beta", &["dev"]));
+    agents.extend(team("gamma", &["dev"]));
+    let mut desired = fleet(agents);
+    desired.teams_in_parallel = 2;
+    let canary = desired.groups.remove(2);
+    desired.groups.insert(
+        0,
+        Group {
+            canary: true,
+            ..canary
+        },
+    );
+    let (desired, observed) = upgrade_all(&desired);
+    let plan = plan_of(&desired, &observed);
+    assert_eq!(
+        wave_ops(&plan),
+        vec![
+            (0, "gamma-dev".into()),
+            (1, "alpha-dev".into()),
+            (1, "beta-dev".into())
+        ]
+    );
+}
+
+#[test]
+fn other_groups_follow_the_teams_and_deletes_come_last() {
+    let mut manager = agent("manager", "manager", AgentState::Running);
+    manager.team = None;
+    manager.role = AgentRole::Manager;
+    let mut solo = agent("scout", "standalone", AgentState::Running);
+    solo.team = None;
+    let gone = agent("old", "alpha", AgentState::Running);
+    let mut agents = team("alpha", &["dev"]);
+    agents.extend([solo, manager]);
+    let desired = fleet(agents);
+    let (desired, mut observed) = upgrade_all(&desired);
+    observed.agents.push(applied(&gone));
+    observed
+        .agents
+        .sort_by(|left, right| left.name.cmp(&right.name));
+    let plan = plan(&desired, &observed, &PlanOptions { prune: true });
+    assert_eq!(
+        wave_ops(&plan),
+        vec![
+            (0, "alpha-dev".into()),
+            (1, "scout".into()),
+            (2, "manager".into()),
+            (3, "old".into())
+        ]
+    );
+}
+
+#[test]
+fn the_guard_counts_deletes_and_removals_but_not_recreates() {
+    let agents = team("alpha", &["a", "b", "c", "d"]);
+    let desired_all = fleet(agents.clone());
+    let observed_all = observed(agents.iter().map(applied).collect());
+    let only_one = fleet(vec![agents[0].clone()]);
+    let pruned = plan(&only_one, &observed_all, &PlanOptions { prune: true });
+    let guard = pruned.mass_deletion.expect("75% deleted is over 30%");
+    assert_eq!(
+        (guard.count, guard.fleet_size, guard.limit_percent),
+        (3, 4, 30)
+    );
+    assert_eq!(guard.groups, vec!["alpha".to_owned()]);
+    let (upgraded_fleet, observed_before) = upgrade_all(&desired_all);
+    assert_eq!(
+        plan_of(&upgraded_fleet, &observed_before).mass_deletion,
+        None
+    );
+    let mut one_stopped = desired_all.clone();
+    one_stopped.agents[0].state = AgentState::Stopped;
+    assert_eq!(
+        plan_of(&one_stopped, &observed_all).mass_deletion,
+        None,
+        "25% is within 30%"
+    );
+    let empty = fleet(Vec::new());
+    assert!(
+        plan(&empty, &observed_all, &PlanOptions { prune: true })
+            .mass_deletion
+            .is_some(),
+        "an empty commit never wipes the fleet"
+    );
+}
+
+#[test]
+fn an_unchanged_fleet_has_an_empty_plan_and_the_same_plan_twice() {
+    let desired = fleet(team("alpha", &["dev", "lead"]));
+    let observed = observed(desired.agents.iter().map(applied).collect());
+    let plan = plan_of(&desired, &observed);
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.summary.unchanged, 2);
+    assert!(!plan.summary.has_changes());
+    let (desired, observed) = upgrade_all(&desired);
+    assert_eq!(plan_of(&desired, &observed), plan_of(&desired, &observed));
+}
+
+#[test]
+fn unmanaged_agents_are_left_alone() {
+    let mut outside = agent("outside", "alpha", AgentState::Running);
+    outside.container_managed = false;
+    let plan = plan_of(&fleet(vec![outside]), &Observed::empty());
+    assert!(plan.steps.is_empty());
+}
