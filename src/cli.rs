@@ -13,9 +13,21 @@ pub struct Cli {
     /// When to colour output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// Log line format on stderr (level from `CLAWOPS_LOG`, e.g. `info`; default `warn`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Log line formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// When to colour output.
@@ -34,6 +46,9 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check the desired state and report every problem with file, line and column.
     Validate(ValidateArgs),
+    /// Show what would change: against another revision (`--base`), an empty fleet
+    /// (`--empty`), or the live backend.
+    Plan(PlanArgs),
     /// Write a JSON Schema per kind (and for clawops.toml) into a folder.
     Schema(SchemaArgs),
     /// Pilot topologies.
@@ -98,6 +113,46 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// Output formats of `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like text with causes and diffs.
+    Text,
+    /// Markdown for pull request comments (always under GitHub's comment limit).
+    Markdown,
+    /// The versioned JSON document (`clawops.plan/v1`).
+    Json,
+}
+
+/// `clawops plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Where the desired state comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Compare with the desired state at this revision instead of a backend (offline).
+    #[arg(long, value_name = "REV", conflicts_with = "empty")]
+    pub base: Option<String>,
+    /// Compare with an empty fleet: what a first apply would do.
+    #[arg(long)]
+    pub empty: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also save the plan (JSON) to this file, for `apply --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing changes, 2 when something does, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Delete agents that left git even when `[prune] enabled` is false.
+    #[arg(long)]
+    pub prune: bool,
+    /// Accept a plan that takes away more than `[prune] max_delete_percent` of the fleet.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 /// `clawops schema`.

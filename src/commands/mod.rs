@@ -2,6 +2,7 @@
 //! pipeline stages it needs, prints through the printer and returns an exit status.
 
 pub mod pilot;
+pub mod plan;
 pub mod schema;
 pub mod validate;
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate::run(&context, &args.source.options(), args.format),
+        Command::Plan(args) => plan::run(&context, &args),
         Command::Schema(args) => schema::run(&context, &args.out),
         Command::Pilot {
             command: PilotCommand::Manifests(args),

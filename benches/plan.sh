@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Benchmark: `clawops plan --base HEAD~1` on the 1,000-team fleet (11,000 agents) whose last
+# commit changes only the ImageSet, so every agent is recreated. Side by side with
+# `git diff HEAD~1 HEAD`, the review a team does without clawops (it shows one changed
+# line and nothing about the 11,000 agents it restarts).
+#
+# Targets (plan engine issue): at most 1.5 s and 400 MiB; markdown under 65,536 characters.
+# Usage: benches/plan.sh          (needs hyperfine and GNU time: apt-get install hyperfine time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=benches/.work
+fleet=$work/fleet-1000x10
+mkdir -p "$work"
+command -v hyperfine >/dev/null || { echo "install hyperfine (apt-get install hyperfine)"; exit 1; }
+[ -x /usr/bin/time ] || { echo "install GNU time (apt-get install time)"; exit 1; }
+
+cargo build --release --locked -q
+binary=target/release/clawops
+if [ ! -d "$fleet/humans" ]; then
+  rm -rf "$fleet"
+  python3 benches/generate_fleet.py --out "$fleet" --teams 1000 --workers 10 --git --upgrade-commit
+fi
+"$binary" plan "$fleet" --base HEAD~1 | tail -1
+
+hyperfine --warmup 1 --runs 10 \
+  -n "clawops plan --base HEAD~1 (text)" "$binary plan $fleet --base HEAD~1" \
+  -n "clawops plan --base HEAD~1 (markdown)" "$binary plan $fleet --base HEAD~1 --format markdown" \
+  -n "clawops plan --base HEAD~1 (json)" "$binary plan $fleet --base HEAD~1 --format json" \
+  -n "git diff HEAD~1 HEAD" "git -C $fleet diff HEAD~1 HEAD"
+
+for format in text markdown json; do
+  peak_kib=$(/usr/bin/time -f '%M' "$binary" plan "$fleet" --base HEAD~1 --format "$format" 2>&1 >/dev/null | tail -1)
+  echo "clawops plan ($format) peak memory: $((peak_kib / 1024)) MiB"
+done
+echo "markdown size: $("$binary" plan "$fleet" --base HEAD~1 --format markdown | wc -c) characters (limit 65536)"
+echo "text size: $("$binary" plan "$fleet" --base HEAD~1 | wc -l) lines"

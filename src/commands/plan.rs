@@ -1,0 +1,102 @@
+//! `clawops plan`: compare the desired state with another revision, an empty fleet or
+//! (with a backend) the live fleet, and show the plan.
+
+use std::process::ExitCode;
+
+use super::{Context, read_and_check};
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::desired::{self, Desired};
+use crate::observe::Observed;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::render;
+use crate::source::SourceOptions;
+
+/// Exit code for "the plan changes something" with `--detailed-exitcode`.
+const EXIT_CHANGES: u8 = 2;
+
+/// Plans and prints; see [`PlanArgs`] for the exit codes.
+pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
+    let options = args.source.options();
+    let Some(desired) = desired_at(context, &options) else {
+        return ExitCode::FAILURE;
+    };
+    let observed = if args.empty {
+        Observed::empty()
+    } else if let Some(base) = &args.base {
+        let base_options = SourceOptions {
+            revision: Some(base.clone()),
+            ..options.clone()
+        };
+        match desired_at(context, &base_options) {
+            Some(base_desired) => Observed::from_desired(&base_desired),
+            None => {
+                context.printer.err(&format!("the base revision {base} is not a valid desired state; fix it or plan with --empty"));
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        context
+            .printer
+            .err("planning against a live backend needs the Docker or Kubernetes backend; use --base REV or --empty");
+        return ExitCode::FAILURE;
+    };
+    let plan_options = PlanOptions {
+        prune: args.prune || desired.prune.enabled,
+    };
+    let plan = plan::plan(&desired, &observed, &plan_options);
+    tracing::info!(
+        fleet = %plan.fleet,
+        steps = plan.steps.len(),
+        waves = plan.waves.len(),
+        changes = plan.summary.has_changes(),
+        "planned"
+    );
+    show(context, &plan, args.format);
+    if let Some(path) = &args.out {
+        if let Err(error) = std::fs::write(path, render::json(&plan)) {
+            context.printer.err(&format!("could not save the plan to {}: {error}", path.display()));
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(guard) = plan.mass_deletion.as_ref().filter(|_| !args.allow_mass_delete) {
+        context.printer.err(&format!(
+            "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
+             If that is really intended, run again with --allow-mass-delete.",
+            guard.count,
+            guard.fleet_size,
+            guard.count * 100 / guard.fleet_size.max(1),
+            guard.limit_percent,
+            guard.groups.join(", ")
+        ));
+        return ExitCode::FAILURE;
+    }
+    if args.detailed_exitcode && plan.summary.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Reads, checks and resolves the desired state; prints the problems and returns `None`
+/// when it is unreadable or invalid.
+fn desired_at(context: &Context, options: &SourceOptions) -> Option<Desired> {
+    let (snapshot, checked) = read_and_check(context, options)?;
+    if !checked.is_valid() {
+        context.printer.diagnostics_on_stderr(&checked.diagnostics, &snapshot);
+        context.printer.err(&format!(
+            "invalid desired state: {} error(s); nothing was planned",
+            checked.error_count()
+        ));
+        return None;
+    }
+    Some(desired::resolve(&checked.spec))
+}
+
+fn show(context: &Context, plan: &Plan, format: PlanFormat) {
+    let text = match format {
+        PlanFormat::Text => render::text(plan, context.printer.colour_stdout()),
+        PlanFormat::Markdown => render::markdown(plan),
+        PlanFormat::Json => render::json(plan),
+    };
+    context.printer.out(&text);
+}
