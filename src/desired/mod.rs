@@ -8,10 +8,32 @@
 //! across field order in YAML.
 
 mod agent;
+mod duration;
+mod groups;
+mod hash;
+mod images;
+mod openclaw;
+mod profile;
+mod resolve;
+mod workspace;
 
 pub use agent::{
     Agent, AgentPort, AgentRole, EnvVar, Group, ImageSource, RolloutSettings, Workspace,
     is_sensitive_key,
+};
+pub use duration::{duration_seconds, parse_duration};
+pub use images::{
+    DEFAULT_COPAW_IMAGE, DEFAULT_HERMES_IMAGE, DEFAULT_MANAGER_IMAGE, DEFAULT_OPENCLAW_IMAGE,
+    default_image,
+};
+pub use openclaw::{DEFAULT_MANAGER_HEARTBEAT, DEFAULT_NOTIFY_CHANNEL};
+pub use profile::{DEBUG_GROUP, MANAGER_GROUP, STANDALONE_GROUP, pilot_group};
+pub use resolve::{
+    AGENTS_ROOT, CONSOLE_PORT, FLEET_LABEL, MANAGER_LABEL, RESERVED_ENV_KEYS, ROLE_LABEL,
+    RUNTIME_LABEL, TEAM_LABEL, WORKER_LABEL, manager_resource_name, resolve, worker_resource_name,
+};
+pub use workspace::{
+    DEBUG_OUTPUT, DEBUG_WORKSPACES, DEFAULT_HEARTBEAT_EVERY, DEFAULT_WORKER_IDLE_TIMEOUT,
 };
 
 use std::collections::BTreeMap;
@@ -49,5 +71,180 @@ impl Desired {
             .binary_search_by(|agent| agent.name.as_str().cmp(name))
             .ok()
             .map(|index| &self.agents[index])
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A small valid fleet as YAML files, resolved through the real loader and validator.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Desired, resolve};
+    use crate::source::{Snapshot, SourceFile};
+    use crate::spec::{self, Spec};
+
+    /// Humans: alice (admin-like), bob (team member), carol (reaches `solo`).
+    pub const HUMANS: &str = "\
+apiVersion: hiclaw.io/v1beta1
+kind: Human
+metadata: {name: alice}
+spec: {displayName: Alice, permissionLevel: 1}
+---
+apiVersion: hiclaw.io/v1beta1
+kind: Human
+metadata: {name: bob}
+spec: {displayName: Bob, permissionLevel: 2, accessibleTeams: [alpha]}
+---
+apiVersion: hiclaw.io/v1beta1
+kind: Human
+metadata: {name: carol}
+spec: {displayName: Carol, permissionLevel: 3, accessibleWorkers: [solo]}
+";
+
+    /// Team alpha: a leader with a heartbeat and two workers; team beta: a bare leader.
+    pub const TEAMS: &str = "\
+apiVersion: hiclaw.io/v1beta1
+kind: Team
+metadata:
+  name: alpha
+spec:
+  description: Builds the product.
+  admin: {name: alice}
+  humanMembers: [{name: bob, role: coordinator}]
+  leader:
+    name: alpha-lead
+    model: lead-model
+    heartbeat: {enabled: true, every: 1h}
+  workers:
+    - name: alpha-dev
+      workerName: dev-bot
+      model: dev-model
+      skills: [coding]
+      env:
+        API_TOKEN: !secret alpha-token
+        GREETING: hello
+    - name: alpha-qa
+      model: qa-model
+      state: Sleeping
+---
+apiVersion: hiclaw.io/v1beta1
+kind: Team
+metadata:
+  name: beta
+spec:
+  leader: {name: beta-lead, model: beta-model}
+";
+
+    /// A standalone Worker, the Manager and a DebugWorker on team alpha.
+    pub const OTHERS: &str = "\
+apiVersion: hiclaw.io/v1beta1
+kind: Worker
+metadata:
+  name: solo
+spec:
+  model: solo-model
+  runtime: hermes
+  expose: [{port: 9000, protocol: grpc}, {port: 8080}]
+  labels: {tier: gold, zone: eu}
+---
+apiVersion: hiclaw.io/v1beta1
+kind: Manager
+metadata:
+  name: default
+spec:
+  model: manager-model
+---
+apiVersion: hiclaw.io/v1beta1
+kind: DebugWorker
+metadata:
+  name: alpha-debug
+spec:
+  target: {type: team, name: alpha}
+";
+
+    /// A Pilot setup with three roles in a chain.
+    pub const PILOT: &str = "\
+apiVersion: clawops.dev/v1alpha1
+kind: PilotSetup
+metadata:
+  name: relay
+spec:
+  prefix: acme
+  roles:
+    - role: source
+      roleName: Source
+      skills: {pilot-sync: s, pilot-share: s, pilot-health: s}
+      agent: {model: pilot-model}
+    - role: hub
+      roleName: Hub
+      hostname: acme-central
+      skills: {pilot-sync: h, pilot-share: h, pilot-health: h}
+      agent: {model: pilot-model}
+    - role: sink
+      roleName: Sink
+      skills: {pilot-sync: k, pilot-share: k, pilot-health: k}
+      agent: {model: pilot-model, containerManaged: false}
+  flows:
+    - {from: source, to: hub, port: 1001, topic: data}
+    - {from: hub, to: sink, port: 1002, topic: events}
+";
+
+    /// The whole test fleet, file by file.
+    pub fn fleet_files() -> Vec<(String, String)> {
+        [
+            ("humans.yaml", HUMANS),
+            ("others.yaml", OTHERS),
+            ("pilot.yaml", PILOT),
+            ("teams.yaml", TEAMS),
+        ]
+        .iter()
+        .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
+        .collect()
+    }
+
+    /// Loads and validates files; panics with the diagnostics when they are invalid.
+    pub fn spec_of(files: &[(String, String)]) -> Spec {
+        let mut files: Vec<SourceFile> = files
+            .iter()
+            .map(|(path, text)| SourceFile {
+                path: path.clone(),
+                blob: String::new(),
+                text: text.clone(),
+            })
+            .collect();
+        files.sort_by(|left, right| left.path.cmp(&right.path));
+        let snapshot = Snapshot {
+            origin: "test".to_owned(),
+            revision: None,
+            subfolder: String::new(),
+            root_name: "fleet".to_owned(),
+            files,
+            rejected: Vec::new(),
+        };
+        let checked = spec::check(&snapshot);
+        assert!(checked.is_valid(), "{:#?}", checked.diagnostics);
+        checked.spec
+    }
+
+    /// Resolves files.
+    pub fn desired_of(files: &[(String, String)]) -> Desired {
+        resolve(&spec_of(files))
+    }
+
+    /// The test fleet with one file's text changed by `edit`.
+    pub fn edited(path: &str, edit: impl Fn(&str) -> String) -> Vec<(String, String)> {
+        let mut files = fleet_files();
+        let mut found = false;
+        for (file, text) in &mut files {
+            if file == path {
+                *text = edit(text);
+                found = true;
+            }
+        }
+        if !found {
+            files.push((path.to_owned(), edit("")));
+        }
+        files
     }
 }

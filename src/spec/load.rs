@@ -20,16 +20,32 @@ struct Header {
     kind: Option<Located<String>>,
 }
 
+/// Only `[rollout] canary`, with the span of each entry, for pointing at a bad team name.
+#[derive(Deserialize, Default)]
+struct CanarySpans {
+    #[serde(default)]
+    rollout: RolloutCanarySpans,
+}
+
+#[derive(Deserialize, Default)]
+struct RolloutCanarySpans {
+    #[serde(default)]
+    canary: Vec<toml::Spanned<String>>,
+}
+
 /// Reads the snapshot into a [`Spec`] and the problems found while reading.
 pub fn load(snapshot: &Snapshot) -> (Spec, Vec<Diagnostic>) {
     let mut diagnostics = rejected_files(snapshot);
     let config_path = snapshot.config_path();
-    let config = match snapshot.file(&config_path) {
-        Some(file) => parse_config(file).unwrap_or_else(|diagnostic| {
-            diagnostics.push(diagnostic);
-            Config::default()
-        }),
-        None => Config::default(),
+    let (config, canary_positions) = match snapshot.file(&config_path) {
+        Some(file) => match parse_config(file) {
+            Ok(config) => (config, canary_positions(&file.text)),
+            Err(diagnostic) => {
+                diagnostics.push(diagnostic);
+                (Config::default(), Vec::new())
+            }
+        },
+        None => (Config::default(), Vec::new()),
     };
     let fleet_name = config
         .fleet
@@ -41,6 +57,7 @@ pub fn load(snapshot: &Snapshot) -> (Spec, Vec<Diagnostic>) {
         fleet_name,
         config_file: config_path.clone(),
         revision: snapshot.revision.clone(),
+        canary_positions,
         ..Spec::default()
     };
     let documents: Vec<(&SourceFile, DocumentText<'_>)> = snapshot
@@ -162,6 +179,20 @@ fn parse_config(file: &SourceFile) -> Result<Config, Diagnostic> {
         .with_help("write a number and a unit (ms, s, m, h, d), e.g. `120s` or `1h30m`"));
     }
     Ok(config)
+}
+
+/// The position of each `[rollout] canary` entry of a `clawops.toml` that parsed.
+fn canary_positions(text: &str) -> Vec<Position> {
+    toml::from_str::<CanarySpans>(text)
+        .map(|spans| {
+            spans
+                .rollout
+                .canary
+                .iter()
+                .map(|entry| position_of_offset(text, entry.span().start))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A did-you-mean hint for toml's "unknown field `x`, expected one of `a`, `b`" messages.

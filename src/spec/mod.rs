@@ -36,6 +36,9 @@ pub struct Spec {
     pub config_file: String,
     /// The commit the spec was read from, if any.
     pub revision: Option<Revision>,
+    /// Where each `[rollout] canary` entry is written in `clawops.toml`, in the same order
+    /// as `config.rollout.canary` (empty when the file is absent or unreadable).
+    pub canary_positions: Vec<Position>,
     /// Standalone Workers.
     pub workers: Vec<Sourced<WorkerSpec>>,
     /// Teams.

@@ -1,6 +1,6 @@
 //! Rules across documents: unique names per kind, unique agent names fleet-wide (HiClaw's
 //! rule for team members and standalone workers), and references to Humans, Teams and
-//! workers that must exist.
+//! workers that must exist (including the teams of `[rollout] canary`).
 
 use std::collections::HashMap;
 
@@ -33,6 +33,7 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
     human_references(spec, diagnostics);
     team_and_worker_references(spec, &members, diagnostics);
     debug_targets(spec, &members, diagnostics);
+    canary_teams(spec, diagnostics);
 }
 
 fn unique_per_kind<S>(resources: &[Sourced<S>], kind: &str, diagnostics: &mut Vec<Diagnostic>) {
@@ -301,6 +302,29 @@ fn debug_targets(
                 DebugTargetType::Team | DebugTargetType::Worker => {}
             }
         }
+    }
+}
+
+/// Every `[rollout] canary` entry must name a Team.
+fn canary_teams(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
+    let teams: Vec<&str> = spec.teams.iter().map(|team| team.name()).collect();
+    for (index, canary) in spec.config.rollout.canary.iter().enumerate() {
+        if teams.contains(&canary.as_str()) {
+            continue;
+        }
+        let position = spec
+            .canary_positions
+            .get(index)
+            .copied()
+            .unwrap_or(Position::new(1, 1));
+        diagnostics.push(missing(
+            Code::UnknownTeam,
+            &spec.config_file,
+            &Located::new(canary.clone(), position),
+            "canary team",
+            "Team",
+            &teams,
+        ));
     }
 }
 
