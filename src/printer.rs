@@ -30,6 +30,11 @@ impl Printer {
         }
     }
 
+    /// Whether results on stdout are coloured (for renderers that take a `colour` flag).
+    pub fn colours_stdout(&self) -> bool {
+        self.colour_stdout
+    }
+
     /// Writes a result to stdout.
     pub fn out(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
