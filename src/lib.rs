@@ -3,8 +3,9 @@
 //! The pipeline runs one way, one module per stage: [`source`] (a git snapshot at a
 //! revision) → [`spec`] (typed, validated documents) → [`desired`] (one resolved record
 //! per agent) → [`observe`] (what a backend reports, read once) → [`plan`] (a pure
-//! function of the two) → apply. [`pilot`] derives Pilot setup manifests; [`commands`]
-//! holds the thin command shells the binary calls.
+//! function of the two) → [`render`] (the plan as text, markdown or JSON) → apply.
+//! [`pilot`] derives Pilot setup manifests; [`commands`] holds the thin command shells
+//! the binary calls.
 
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod observe;
 pub mod pilot;
 pub mod plan;
 pub mod printer;
+pub mod render;
 pub mod schema;
 pub mod source;
 pub mod spec;

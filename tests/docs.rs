@@ -1,5 +1,7 @@
-//! The format reference must document every diagnostic code and every kind.
+//! The format reference must document every diagnostic code and every kind; the plan
+//! reference every operation and every kind of cause.
 
+use clawops::plan::{Cause, Drift, Op};
 use clawops::spec::{Code, Kind};
 
 #[test]
@@ -24,4 +26,85 @@ fn the_format_reference_documents_every_code_and_kind() {
         missing_kinds.is_empty(),
         "docs/format.md lacks kinds {missing_kinds:?}"
     );
+}
+
+#[test]
+fn the_plan_reference_documents_every_operation_and_cause() {
+    let reference = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plan.md"))
+        .expect("docs/plan.md");
+    let ops = [
+        Op::CreateAgent,
+        Op::RecreateAgent,
+        Op::PushConfig,
+        Op::SleepAgent,
+        Op::WakeAgent,
+        Op::RemoveAgent,
+        Op::DeleteAgent,
+        Op::KeepAgent,
+        Op::WaitHealthy,
+    ];
+    let text = String::new;
+    let causes = [
+        Cause::NewAgent,
+        Cause::FieldChanged {
+            path: text(),
+            before: None,
+            after: None,
+        },
+        Cause::SensitiveChanged { path: text() },
+        Cause::RuntimeChanged {
+            before: text(),
+            after: text(),
+        },
+        Cause::FileChanged {
+            path: text(),
+            before: None,
+            after: None,
+        },
+        Cause::StateChanged {
+            before: text(),
+            after: text(),
+        },
+        Cause::DesiredStopped,
+        Cause::GoneFromGit,
+        Cause::StaysAsleep,
+        Cause::Drift(Drift::StoppedOutsideClawops),
+        Cause::HealthGate { timeout_seconds: 0 },
+    ];
+    let drifts = [
+        Drift::StoppedOutsideClawops,
+        Drift::StartedOutsideClawops,
+        Drift::RemovedOutsideClawops,
+        Drift::ImageChanged {
+            applied: text(),
+            running: text(),
+        },
+    ];
+    let name = |value: serde_json::Value, tag: &str| {
+        let value = if tag.is_empty() {
+            value
+        } else {
+            value[tag].clone()
+        };
+        value.as_str().unwrap_or_default().to_owned()
+    };
+    let mut names: Vec<String> = ops
+        .iter()
+        .map(|op| name(serde_json::to_value(op).expect("op"), ""))
+        .collect();
+    names.extend(
+        causes
+            .iter()
+            .map(|cause| name(serde_json::to_value(cause).expect("cause"), "kind")),
+    );
+    names.extend(
+        drifts
+            .iter()
+            .map(|drift| name(serde_json::to_value(drift).expect("drift"), "drift")),
+    );
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|name| name.is_empty() || !reference.contains(&format!("`{name}`")))
+        .collect();
+    assert!(missing.is_empty(), "docs/plan.md lacks {missing:?}");
 }

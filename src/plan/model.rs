@@ -68,8 +68,10 @@ impl Op {
 }
 
 /// Changes clawops did not make, found by comparing the backend with what it last applied.
+///
+/// Tagged `drift` (not `kind`): it is nested in [`Cause::Drift`], whose tag is `kind`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "drift", rename_all = "snake_case")]
 pub enum Drift {
     /// The agent should run but was stopped outside clawops.
     StoppedOutsideClawops,
