@@ -17,28 +17,44 @@ const EXIT_CHANGES: u8 = 2;
 /// Plans and prints; see [`PlanArgs`] for the exit codes.
 pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
     let options = args.source.options();
-    let Some(desired) = desired_at(context, &options) else {
-        return ExitCode::FAILURE;
-    };
-    let observed = if args.empty {
-        Observed::empty()
-    } else if let Some(base) = &args.base {
-        let base_options = SourceOptions {
-            revision: Some(base.clone()),
-            ..options.clone()
-        };
-        match desired_at(context, &base_options) {
-            Some(base_desired) => Observed::from_desired(&base_desired),
-            None => {
-                context.printer.err(&format!("the base revision {base} is not a valid desired state; fix it or plan with --empty"));
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
+    if args.base.is_none() && !args.empty {
         context
             .printer
             .err("planning against a live backend needs the Docker or Kubernetes backend; use --base REV or --empty");
         return ExitCode::FAILURE;
+    }
+    let base_options = args.base.as_ref().map(|base| SourceOptions {
+        revision: Some(base.clone()),
+        ..options.clone()
+    });
+    // The two revisions are independent: read, check and resolve them side by side.
+    let (desired, base) = std::thread::scope(|scope| {
+        let base = base_options
+            .as_ref()
+            .map(|base_options| scope.spawn(|| desired_at(context, base_options)));
+        let desired = desired_at(context, &options);
+        (
+            desired,
+            base.map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }),
+        )
+    });
+    let Some(desired) = desired else {
+        return ExitCode::FAILURE;
+    };
+    let observed = match base {
+        None => Observed::empty(),
+        Some(Some(base_desired)) => Observed::from_desired(&base_desired),
+        Some(None) => {
+            let base = args.base.as_deref().unwrap_or_default();
+            context.printer.err(&format!(
+                "the base revision {base} is not a valid desired state; fix it or plan with --empty"
+            ));
+            return ExitCode::FAILURE;
+        }
     };
     let plan_options = PlanOptions {
         prune: args.prune || desired.prune.enabled,
@@ -52,13 +68,20 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
         "planned"
     );
     show(context, &plan, args.format);
-    if let Some(path) = &args.out {
-        if let Err(error) = std::fs::write(path, render::json(&plan)) {
-            context.printer.err(&format!("could not save the plan to {}: {error}", path.display()));
-            return ExitCode::FAILURE;
-        }
+    if let Some(path) = &args.out
+        && let Err(error) = std::fs::write(path, render::json(&plan))
+    {
+        context.printer.err(&format!(
+            "could not save the plan to {}: {error}",
+            path.display()
+        ));
+        return ExitCode::FAILURE;
     }
-    if let Some(guard) = plan.mass_deletion.as_ref().filter(|_| !args.allow_mass_delete) {
+    if let Some(guard) = plan
+        .mass_deletion
+        .as_ref()
+        .filter(|_| !args.allow_mass_delete)
+    {
         context.printer.err(&format!(
             "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
              If that is really intended, run again with --allow-mass-delete.",
@@ -82,7 +105,9 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
 fn desired_at(context: &Context, options: &SourceOptions) -> Option<Desired> {
     let (snapshot, checked) = read_and_check(context, options)?;
     if !checked.is_valid() {
-        context.printer.diagnostics_on_stderr(&checked.diagnostics, &snapshot);
+        context
+            .printer
+            .diagnostics_on_stderr(&checked.diagnostics, &snapshot);
         context.printer.err(&format!(
             "invalid desired state: {} error(s); nothing was planned",
             checked.error_count()
