@@ -75,8 +75,10 @@ pub(super) fn order(
     build(desired, sets)
 }
 
-/// Splits a group's actions into batches: non-restarting work first, then recreates in
-/// chunks of `max_unavailable`, in the group's restart order.
+/// Splits a group's actions into batches: everything that takes no running agent down
+/// first (creates, wakes, hot pushes, sleeps, recreates of sleeping agents), then
+/// recreates of running agents in chunks of `max_unavailable` (the first chunk joins the
+/// first batch), in the group's restart order.
 fn group_batches(
     desired: &Desired,
     group: &Group,
@@ -91,13 +93,19 @@ fn group_batches(
     for agent in &group.agents {
         for (op, causes) in actions.remove(agent).unwrap_or_default() {
             let entry = (agent.clone(), op, causes);
-            if op == Op::RecreateAgent {
+            let restarts_running_agent = op == Op::RecreateAgent
+                && desired
+                    .agent(agent)
+                    .is_some_and(|agent| agent.state == AgentState::Running);
+            if restarts_running_agent {
                 recreates.push(entry);
             } else {
                 first.push(entry);
             }
         }
     }
+    let mut recreates = recreates.into_iter().peekable();
+    first.extend(recreates.by_ref().take(max_unavailable));
     let mut batches = Vec::new();
     if !first.is_empty() {
         batches.push(Batch {
@@ -105,7 +113,6 @@ fn group_batches(
             actions: first,
         });
     }
-    let mut recreates = recreates.into_iter().peekable();
     while recreates.peek().is_some() {
         batches.push(Batch {
             group: group.name.clone(),

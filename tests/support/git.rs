@@ -33,6 +33,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "author@example.com")
         .env("GIT_COMMITTER_NAME", "Test Committer")
         .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-11-22T03:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-22T03:00:00Z")
         .output()
         .expect("git runs");
     assert!(
