@@ -8,18 +8,7 @@
 # Usage: benches/plan.sh          (needs hyperfine and GNU time: apt-get install hyperfine time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=benches/.work
-fleet=$work/fleet-1000x10
-mkdir -p "$work"
-command -v hyperfine >/dev/null || { echo "install hyperfine (apt-get install hyperfine)"; exit 1; }
-[ -x /usr/bin/time ] || { echo "install GNU time (apt-get install time)"; exit 1; }
-
-cargo build --release --locked -q
-binary=target/release/clawops
-if [ ! -d "$fleet/humans" ]; then
-  rm -rf "$fleet"
-  python3 benches/generate_fleet.py --out "$fleet" --teams 1000 --workers 10 --git --upgrade-commit
-fi
+. benches/common.sh
 "$binary" plan "$fleet" --base HEAD~1 | tail -1
 
 hyperfine --warmup 1 --runs 10 \

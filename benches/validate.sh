@@ -8,22 +8,10 @@
 # Usage: benches/validate.sh            (needs hyperfine and GNU time: apt-get install hyperfine time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=benches/.work
-fleet=$work/fleet-1000x10
-mkdir -p "$work"
-
-command -v hyperfine >/dev/null || { echo "install hyperfine (apt-get install hyperfine)"; exit 1; }
-[ -x /usr/bin/time ] || { echo "install GNU time (apt-get install time)"; exit 1; }
+. benches/common.sh
 if [ ! -x "$work/venv/bin/check-jsonschema" ]; then
   python3 -m venv "$work/venv"
   "$work/venv/bin/pip" install -q check-jsonschema
-fi
-
-cargo build --release --locked -q
-binary=target/release/clawops
-if [ ! -d "$fleet/humans" ]; then
-  rm -rf "$fleet"
-  python3 benches/generate_fleet.py --out "$fleet" --teams 1000 --workers 10 --git --upgrade-commit
 fi
 head=$(git -C "$fleet" rev-parse HEAD)
 echo "fleet: $(ls "$fleet/teams" | wc -l) team files, commit $head"

@@ -61,6 +61,27 @@ pub struct ObservedAgent {
     pub last_applied: Option<Agent>,
 }
 
+impl ObservedAgent {
+    /// What a backend reports right after applying `agent` exactly, from `commit`.
+    pub fn applied_exactly(agent: &Agent, commit: Option<String>) -> Self {
+        Self {
+            name: agent.name.clone(),
+            status: if agent.state == AgentState::Running {
+                ObservedStatus::Running
+            } else {
+                ObservedStatus::Stopped
+            },
+            health: Health::Healthy,
+            image: agent.image.clone(),
+            runtime_hash: agent.runtime_hash.clone(),
+            config_hash: agent.config_hash.clone(),
+            commit,
+            applied_state: Some(agent.state),
+            last_applied: Some(agent.clone()),
+        }
+    }
+}
+
 /// What the plan was computed against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -101,28 +122,15 @@ impl Observed {
     /// run, sleeping ones are stopped, stopped ones have no container (and are not listed,
     /// as the base's workspace is not known to exist).
     pub fn from_desired(base: &Desired) -> Self {
+        let commit = base
+            .revision
+            .as_ref()
+            .map(|revision| revision.commit.clone());
         let agents = base
             .agents
             .iter()
             .filter(|agent| agent.container_managed && agent.state != AgentState::Stopped)
-            .map(|agent| ObservedAgent {
-                name: agent.name.clone(),
-                status: if agent.state == AgentState::Running {
-                    ObservedStatus::Running
-                } else {
-                    ObservedStatus::Stopped
-                },
-                health: Health::Healthy,
-                image: agent.image.clone(),
-                runtime_hash: agent.runtime_hash.clone(),
-                config_hash: agent.config_hash.clone(),
-                commit: base
-                    .revision
-                    .as_ref()
-                    .map(|revision| revision.commit.clone()),
-                applied_state: Some(agent.state),
-                last_applied: Some(agent.clone()),
-            })
+            .map(|agent| ObservedAgent::applied_exactly(agent, commit.clone()))
             .collect();
         Self {
             source: ObservedSource::Revision {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::desired::{Agent, AgentRole, EnvVar, Group, ImageSource, RolloutSettings};
-use crate::observe::{Health, ObservedAgent, ObservedStatus};
+use crate::observe::{ObservedAgent, ObservedStatus};
 use crate::spec::clawops::PullPolicy;
 use crate::spec::config::PruneConfig;
 use crate::spec::hiclaw::{AgentState, FailurePolicy, Runtime, UpgradeOrder};
@@ -80,21 +80,7 @@ fn fleet(agents: Vec<Agent>) -> Desired {
 
 /// What a backend reports after applying `agent` exactly.
 fn applied(agent: &Agent) -> ObservedAgent {
-    ObservedAgent {
-        name: agent.name.clone(),
-        status: if agent.state == AgentState::Running {
-            ObservedStatus::Running
-        } else {
-            ObservedStatus::Stopped
-        },
-        health: Health::Healthy,
-        image: agent.image.clone(),
-        runtime_hash: agent.runtime_hash.clone(),
-        config_hash: agent.config_hash.clone(),
-        commit: None,
-        applied_state: Some(agent.state),
-        last_applied: Some(agent.clone()),
-    }
+    ObservedAgent::applied_exactly(agent, None)
 }
 
 fn observed(agents: Vec<ObservedAgent>) -> Observed {
