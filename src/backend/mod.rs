@@ -1,0 +1,133 @@
+//! Backends: the one trait through which clawops reads and changes a fleet. Every
+//! backend's I/O lives behind it (Docker in [`docker`], behind the `docker` feature); the
+//! core stages never reach for a backend.
+//!
+//! A backend does exactly what it is told, one agent at a time; deciding what to do is
+//! the planner's job, ordering it the executor's.
+
+#[cfg(feature = "docker")]
+pub mod docker;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::desired::Agent;
+use crate::observe::Observed;
+use crate::spec::hiclaw::Probe;
+
+/// Why a backend operation failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BackendError {
+    /// The backend could not be reached.
+    #[error("cannot reach {address}")]
+    #[diagnostic(
+        code(clawops::backend::connect),
+        help("check that the engine runs and that [docker] host / DOCKER_HOST point at it")
+    )]
+    Connect {
+        /// The address tried.
+        address: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An image the desired state needs is not available and cannot be pulled.
+    #[error("image {image} is not available")]
+    #[diagnostic(
+        code(clawops::backend::image_missing),
+        help("build or load the image on the engine, or make its registry reachable")
+    )]
+    ImageMissing {
+        /// The image reference.
+        image: String,
+    },
+    /// An agent did not become healthy in time.
+    #[error("{agent} did not become healthy within {seconds}s: {reason}")]
+    #[diagnostic(code(clawops::backend::unhealthy))]
+    Unhealthy {
+        /// The agent.
+        agent: String,
+        /// The timeout.
+        seconds: u64,
+        /// What was seen last.
+        reason: String,
+    },
+    /// A request to the backend failed.
+    #[error("{operation} {agent} failed")]
+    #[diagnostic(code(clawops::backend::request))]
+    Request {
+        /// What was being done, e.g. `create`.
+        operation: &'static str,
+        /// The agent (or resource).
+        agent: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// One fleet on one backend. Every method is one operation of the plan.
+pub trait Backend: Send + Sync {
+    /// e.g. `docker unix:///var/run/docker.sock`.
+    fn describe(&self) -> String;
+
+    /// Reads every agent of the fleet, once.
+    fn observe(&self) -> impl Future<Output = Result<Observed, BackendError>> + Send;
+
+    /// Makes sure shared resources exist (network, images) before anything changes.
+    fn prepare(&self, agents: &[&Agent]) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Creates the agent; starts it unless it is asleep.
+    fn create_agent(
+        &self,
+        agent: &Agent,
+        commit: Option<&str>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Replaces the agent's container, keeping the old one aside (stopped) until
+    /// [`Backend::finish_recreate`] or [`Backend::roll_back`].
+    fn recreate_agent(
+        &self,
+        agent: &Agent,
+        commit: Option<&str>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Drops the container set aside by a recreate, once the new one is healthy.
+    fn finish_recreate(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Restores the container set aside by a recreate (the new one is removed).
+    fn roll_back(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Writes the agent's workspace files into it without a restart, and verifies them.
+    fn push_config(
+        &self,
+        agent: &Agent,
+        commit: Option<&str>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Stops the agent, keeping its container.
+    fn sleep_agent(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Starts a stopped agent.
+    fn wake_agent(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Removes the agent's container (desired Stopped); its workspace stays.
+    fn remove_agent(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Removes an agent that left git; its workspace too when `workspace` is set.
+    fn delete_agent(
+        &self,
+        name: &str,
+        workspace: bool,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Waits until the agent runs and is healthy, at most `timeout`: healthy by the image's
+    /// HEALTHCHECK when it has one, else by `probe` (run inside the container) when given,
+    /// else by staying up for a stability window.
+    fn wait_healthy(
+        &self,
+        agent: &Agent,
+        timeout: Duration,
+        probe: Option<&Probe>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
