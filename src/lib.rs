@@ -7,6 +7,7 @@
 //! [`pilot`] derives Pilot setup manifests; [`commands`] holds the thin command shells
 //! the binary calls.
 
+pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod commands;

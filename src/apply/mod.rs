@@ -1,0 +1,317 @@
+//! Apply stage: walk a [`Plan`] wave by wave against a [`Backend`].
+//!
+//! The executor decides nothing: each step's [`Op`] maps to one small function that calls
+//! the backend, each step gets one recorded [`Outcome`], and steps of different agents in
+//! a wave run concurrently up to a bound. A failed health gate stops the rollout after the
+//! current wave (`halt`) or first restores the previous container (`rollback`); steps not
+//! reached are reported as not attempted. A stop request (Ctrl-C) lets running steps finish
+//! and starts no new one.
+
+mod progress;
+
+pub use progress::{BarProgress, LogProgress, Progress};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde::Serialize;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::backend::{Backend, BackendError};
+use crate::desired::Desired;
+use crate::plan::{Op, Plan, Step};
+use crate::spec::hiclaw::FailurePolicy;
+
+/// What happened to one step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The step succeeded.
+    Done,
+    /// The step failed; the message says why.
+    Failed(String),
+    /// The step failed and the agent's previous container was restored.
+    RolledBack(String),
+    /// The rollout stopped before this step.
+    NotAttempted,
+}
+
+/// One step's outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// The step's id in the plan.
+    pub step: usize,
+    /// What happened.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub elapsed_milliseconds: u64,
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    /// One outcome per plan step, in step order.
+    pub outcomes: Vec<StepOutcome>,
+    /// The rollout stopped early (failed gate or stop request).
+    pub stopped_early: bool,
+}
+
+impl ApplyReport {
+    /// Whether every step succeeded.
+    pub fn succeeded(&self) -> bool {
+        !self.stopped_early
+            && self
+                .outcomes
+                .iter()
+                .all(|outcome| outcome.outcome == Outcome::Done)
+    }
+
+    /// Counts of (done, failed or rolled back, not attempted).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for outcome in &self.outcomes {
+            match outcome.outcome {
+                Outcome::Done => counts.0 += 1,
+                Outcome::Failed(_) | Outcome::RolledBack(_) => counts.1 += 1,
+                Outcome::NotAttempted => counts.2 += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// Settings of one apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// At most this many steps run at once.
+    pub concurrency: usize,
+    /// Deleting an agent removes its workspace volume too (`--prune-volumes`).
+    pub delete_workspaces: bool,
+}
+
+/// Shared state of one apply.
+struct Run<'a, B: Backend> {
+    backend: &'a B,
+    desired: &'a Desired,
+    plan: &'a Plan,
+    options: &'a ApplyOptions,
+    /// Agents recreated in this apply whose previous container is still set aside.
+    set_aside: Mutex<BTreeSet<String>>,
+    stop: &'a AtomicBool,
+}
+
+/// Applies the plan. `stop` is set by a signal handler to stop cleanly.
+pub async fn apply<B: Backend>(
+    backend: &B,
+    desired: &Desired,
+    plan: &Plan,
+    options: &ApplyOptions,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> ApplyReport {
+    let run = Run {
+        backend,
+        desired,
+        plan,
+        options,
+        set_aside: Mutex::new(BTreeSet::new()),
+        stop,
+    };
+    let mut outcomes: BTreeMap<usize, StepOutcome> = BTreeMap::new();
+    let mut stopped_early = false;
+    for wave in &plan.waves {
+        if stopped_early || stop.load(Ordering::SeqCst) {
+            stopped_early = true;
+            break;
+        }
+        progress.wave_started(wave, plan);
+        let results = run_wave(&run, &wave.steps, progress).await;
+        stopped_early |= results
+            .iter()
+            .any(|result| matches!(result.outcome, Outcome::Failed(_) | Outcome::RolledBack(_)));
+        outcomes.extend(results.into_iter().map(|result| (result.step, result)));
+        progress.wave_finished(wave);
+    }
+    for name in std::mem::take(&mut *run.set_aside.lock().await) {
+        if let Err(error) = backend.finish_recreate(&name).await {
+            tracing::warn!(agent = %name, error = %error, "could not drop the previous container");
+        }
+    }
+    let outcomes = plan
+        .steps
+        .iter()
+        .map(|step| {
+            outcomes.remove(&step.id).unwrap_or(StepOutcome {
+                step: step.id,
+                outcome: Outcome::NotAttempted,
+                elapsed_milliseconds: 0,
+            })
+        })
+        .collect();
+    ApplyReport {
+        outcomes,
+        stopped_early,
+    }
+}
+
+/// Runs one wave: each agent's steps in order, different agents concurrently.
+async fn run_wave<B: Backend>(
+    run: &Run<'_, B>,
+    step_ids: &[usize],
+    progress: &dyn Progress,
+) -> Vec<StepOutcome> {
+    let mut by_agent: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    for id in step_ids {
+        let step = &run.plan.steps[*id];
+        by_agent.entry(step.agent.as_str()).or_default().push(step);
+    }
+    let limit = Arc::new(Semaphore::new(run.options.concurrency.max(1)));
+    let chains = by_agent.into_values().map(|steps| {
+        let limit = Arc::clone(&limit);
+        async move {
+            let _permit = limit.acquire_owned().await;
+            let mut results = Vec::new();
+            let mut failed = false;
+            for step in steps {
+                if failed || run.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let started = Instant::now();
+                let outcome = run_step(run, step).await;
+                failed = outcome != Outcome::Done;
+                let result = StepOutcome {
+                    step: step.id,
+                    outcome,
+                    elapsed_milliseconds: u64::try_from(started.elapsed().as_millis())
+                        .unwrap_or(u64::MAX),
+                };
+                progress.step_finished(step, &result);
+                results.push(result);
+            }
+            results
+        }
+    });
+    join_all(chains).await.into_iter().flatten().collect()
+}
+
+/// Runs one step: an exhaustive match, one function per operation.
+async fn run_step<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
+    let result = match step.op {
+        Op::CreateAgent => create_agent(run, step).await,
+        Op::RecreateAgent => recreate_agent(run, step).await,
+        Op::PushConfig => push_config(run, step).await,
+        Op::SleepAgent => run.backend.sleep_agent(&step.agent).await,
+        Op::WakeAgent => run.backend.wake_agent(&step.agent).await,
+        Op::RemoveAgent => run.backend.remove_agent(&step.agent).await,
+        Op::DeleteAgent => {
+            run.backend
+                .delete_agent(&step.agent, run.options.delete_workspaces)
+                .await
+        }
+        Op::KeepAgent => Ok(()),
+        Op::WaitHealthy => return wait_healthy(run, step).await,
+    };
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(error) => Outcome::Failed(error_text(&error)),
+    }
+}
+
+fn commit(run: &Run<'_, impl Backend>) -> Option<String> {
+    run.desired
+        .revision
+        .as_ref()
+        .map(|revision| revision.commit.clone())
+}
+
+fn agent_of<'a>(
+    run: &Run<'a, impl Backend>,
+    step: &Step,
+) -> Result<&'a crate::desired::Agent, BackendError> {
+    run.desired
+        .agent(&step.agent)
+        .ok_or_else(|| BackendError::Request {
+            operation: "find",
+            agent: step.agent.clone(),
+            source: "the plan names an agent the desired state does not have".into(),
+        })
+}
+
+async fn create_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+    let agent = agent_of(run, step)?;
+    run.backend
+        .create_agent(agent, commit(run).as_deref())
+        .await
+}
+
+async fn recreate_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+    let agent = agent_of(run, step)?;
+    run.backend
+        .recreate_agent(agent, commit(run).as_deref())
+        .await?;
+    run.set_aside.lock().await.insert(agent.name.clone());
+    Ok(())
+}
+
+async fn push_config<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+    let agent = agent_of(run, step)?;
+    run.backend.push_config(agent, commit(run).as_deref()).await
+}
+
+/// The health gate; on failure, the group's `on_failure` decides between leaving the
+/// agent for inspection and restoring its previous container.
+async fn wait_healthy<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
+    let Ok(agent) = agent_of(run, step) else {
+        return Outcome::Failed(format!("{} is not in the desired state", step.agent));
+    };
+    let settings = run.desired.rollout.get(&step.group);
+    let timeout =
+        Duration::from_secs(settings.map_or(120, |settings| settings.health_timeout_seconds));
+    let probe = settings.and_then(|settings| settings.probe.as_ref());
+    match run.backend.wait_healthy(agent, timeout, probe).await {
+        Ok(()) => {
+            let was_recreated = run.set_aside.lock().await.remove(&agent.name);
+            if was_recreated && let Err(error) = run.backend.finish_recreate(&agent.name).await {
+                tracing::warn!(agent = %agent.name, error = %error, "could not drop the previous container");
+            }
+            Outcome::Done
+        }
+        Err(error) => {
+            let message = error_text(&error);
+            let rollback =
+                settings.is_some_and(|settings| settings.on_failure == FailurePolicy::Rollback);
+            let was_recreated = run.set_aside.lock().await.remove(&agent.name);
+            if rollback && was_recreated {
+                match run.backend.roll_back(&agent.name).await {
+                    Ok(()) => Outcome::RolledBack(message),
+                    Err(rollback_error) => Outcome::Failed(format!(
+                        "{message}; rollback failed: {}",
+                        error_text(&rollback_error)
+                    )),
+                }
+            } else {
+                // Halt: the failed agent stays for inspection, its previous container stays
+                // set aside (the next apply's prepare removes or restores it).
+                Outcome::Failed(message)
+            }
+        }
+    }
+}
+
+/// An error with its causes, on one line.
+fn error_text(error: &BackendError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! Progress of an apply: one bar per wave on a terminal, plain log lines otherwise.
+
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Outcome, StepOutcome};
+use crate::plan::{Plan, Step, Wave};
+use crate::printer::Printer;
+
+/// Told about every wave and step as the apply walks the plan.
+pub trait Progress: Send + Sync {
+    /// A wave starts.
+    fn wave_started(&self, wave: &Wave, plan: &Plan);
+    /// A step finished.
+    fn step_finished(&self, step: &Step, outcome: &StepOutcome);
+    /// A wave finished.
+    fn wave_finished(&self, wave: &Wave);
+}
+
+/// Plain lines on stderr through the printer, one per step (for logs and pipes).
+#[derive(Debug)]
+pub struct LogProgress {
+    printer: Printer,
+}
+
+impl LogProgress {
+    /// Progress lines written through `printer`.
+    pub fn new(printer: Printer) -> Self {
+        Self { printer }
+    }
+}
+
+impl Progress for LogProgress {
+    fn wave_started(&self, wave: &Wave, plan: &Plan) {
+        self.printer.err(&format!(
+            "wave {}/{} ({}): {} steps",
+            wave.index + 1,
+            plan.waves.len(),
+            wave.groups.join(", "),
+            wave.steps.len()
+        ));
+    }
+
+    fn step_finished(&self, step: &Step, outcome: &StepOutcome) {
+        self.printer.err(&format!(
+            "  {} {}: {}",
+            step.op.verb(),
+            step.agent,
+            describe(&outcome.outcome)
+        ));
+    }
+
+    fn wave_finished(&self, _wave: &Wave) {}
+}
+
+/// One progress bar per wave (on a terminal).
+#[derive(Debug, Default)]
+pub struct BarProgress {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for BarProgress {
+    fn wave_started(&self, wave: &Wave, plan: &Plan) {
+        let bar = ProgressBar::new(wave.steps.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!(
+            "wave {}/{} ({})",
+            wave.index + 1,
+            plan.waves.len(),
+            wave.groups.join(", ")
+        ));
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn step_finished(&self, step: &Step, outcome: &StepOutcome) {
+        if let Ok(slot) = self.bar.lock()
+            && let Some(bar) = slot.as_ref()
+        {
+            bar.set_message(format!(
+                "{} {}: {}",
+                step.op.verb(),
+                step.agent,
+                describe(&outcome.outcome)
+            ));
+            bar.inc(1);
+        }
+    }
+
+    fn wave_finished(&self, _wave: &Wave) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish();
+        }
+    }
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Done => "done".to_owned(),
+        Outcome::Failed(message) => format!("FAILED: {message}"),
+        Outcome::RolledBack(message) => format!("ROLLED BACK: {message}"),
+        Outcome::NotAttempted => "not attempted".to_owned(),
+    }
+}
