@@ -49,6 +49,10 @@ pub enum Command {
     /// Show what would change: against another revision (`--base`), an empty fleet
     /// (`--empty`), or the live backend.
     Plan(PlanArgs),
+    /// Apply the desired state to the live fleet, wave by wave, gated on health.
+    Apply(ApplyArgs),
+    /// Show every agent of the fleet as the backend reports it.
+    Status(StatusArgs),
     /// Write a JSON Schema per kind (and for clawops.toml) into a folder.
     Schema(SchemaArgs),
     /// Pilot topologies.
@@ -153,6 +157,38 @@ pub struct PlanArgs {
     /// Accept a plan that takes away more than `[prune] max_delete_percent` of the fleet.
     #[arg(long)]
     pub allow_mass_delete: bool,
+}
+
+/// `clawops apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Where the desired state comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Apply exactly this saved plan (`plan --out`); refused if the commit or the live
+    /// fleet changed since it was made.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Delete agents that left git even when `[prune] enabled` is false.
+    #[arg(long)]
+    pub prune: bool,
+    /// Deleting an agent also removes its workspace volume.
+    #[arg(long)]
+    pub prune_volumes: bool,
+    /// Accept a plan that takes away more than `[prune] max_delete_percent` of the fleet.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+/// `clawops status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Where the desired state comes from (for the fleet name and backend settings).
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `clawops schema`.

@@ -1,16 +1,21 @@
 //! Command shells: each takes the shared [`Context`] and its resolved settings, runs the
 //! pipeline stages it needs, prints through the printer and returns an exit status.
 
+pub mod apply;
+pub mod live;
 pub mod pilot;
 pub mod plan;
 pub mod schema;
+pub mod status;
 pub mod validate;
 
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, PilotCommand};
+use crate::desired::{self, Desired};
 use crate::printer::Printer;
 use crate::source::{self, Snapshot, SourceOptions};
+use crate::spec::config::Config;
 use crate::spec::{self, Checked};
 
 /// State every command shares.
@@ -28,11 +33,36 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(&context, &args.source.options(), args.format),
         Command::Plan(args) => plan::run(&context, &args),
+        Command::Apply(args) => apply::run(&context, &args),
+        Command::Status(args) => status::run(&context, &args),
         Command::Schema(args) => schema::run(&context, &args.out),
         Command::Pilot {
             command: PilotCommand::Manifests(args),
         } => pilot::manifests(&context, &args.source.options(), args.out.as_deref()),
     }
+}
+
+/// Reads, checks and resolves the desired state; prints the problems and returns `None`
+/// when it is unreadable or invalid (nothing is planned or applied from a broken commit).
+pub(crate) fn desired_at(context: &Context, options: &SourceOptions) -> Option<Desired> {
+    resolve_at(context, options).map(|(desired, _)| desired)
+}
+
+/// Like [`desired_at`], also returning the fleet settings the backends need.
+pub(crate) fn resolve_at(context: &Context, options: &SourceOptions) -> Option<(Desired, Config)> {
+    let (snapshot, checked) = read_and_check(context, options)?;
+    if !checked.is_valid() {
+        context
+            .printer
+            .diagnostics_on_stderr(&checked.diagnostics, &snapshot);
+        context.printer.err(&format!(
+            "invalid desired state: {} error(s); nothing was planned",
+            checked.error_count()
+        ));
+        return None;
+    }
+    let desired = desired::resolve(&checked.spec);
+    Some((desired, checked.spec.config))
 }
 
 /// Reads and checks the desired state; prints the source error and returns `None` when the

@@ -3,9 +3,8 @@
 
 use std::process::ExitCode;
 
-use super::{Context, read_and_check};
+use super::{Context, desired_at};
 use crate::cli::{PlanArgs, PlanFormat};
-use crate::desired::{self, Desired};
 use crate::observe::Observed;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::render;
@@ -98,23 +97,6 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// Reads, checks and resolves the desired state; prints the problems and returns `None`
-/// when it is unreadable or invalid.
-fn desired_at(context: &Context, options: &SourceOptions) -> Option<Desired> {
-    let (snapshot, checked) = read_and_check(context, options)?;
-    if !checked.is_valid() {
-        context
-            .printer
-            .diagnostics_on_stderr(&checked.diagnostics, &snapshot);
-        context.printer.err(&format!(
-            "invalid desired state: {} error(s); nothing was planned",
-            checked.error_count()
-        ));
-        return None;
-    }
-    Some(desired::resolve(&checked.spec))
 }
 
 fn show(context: &Context, plan: &Plan, format: PlanFormat) {
