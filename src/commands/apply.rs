@@ -165,18 +165,18 @@ fn execute(
             },
             None => fresh,
         };
-        context.printer.out(&crate::render::text(&plan, context.printer.colour_stdout()));
+        context
+            .printer
+            .out(&crate::render::text(&plan, context.printer.colour_stdout()));
         if !plan.summary.has_changes() {
             return ExitCode::SUCCESS;
         }
-        if let Some(guard) = plan.mass_deletion.as_ref().filter(|_| !args.allow_mass_delete) {
-            context.printer.err(&format!(
-                "refused: this plan takes away {} of the fleet's {} agents, over the {}% limit; groups: {}. Pass --allow-mass-delete if that is intended.",
-                guard.count,
-                guard.fleet_size,
-                guard.limit_percent,
-                guard.groups.join(", ")
-            ));
+        if let Some(guard) = plan
+            .mass_deletion
+            .as_ref()
+            .filter(|_| !args.allow_mass_delete)
+        {
+            context.printer.err(&super::mass_deletion_refusal(guard));
             return ExitCode::FAILURE;
         }
         if !confirmed(context, args.yes) {
@@ -185,7 +185,12 @@ fn execute(
         let touched: Vec<&crate::desired::Agent> = plan
             .steps
             .iter()
-            .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent | Op::PushConfig | Op::WakeAgent))
+            .filter(|step| {
+                matches!(
+                    step.op,
+                    Op::CreateAgent | Op::RecreateAgent | Op::PushConfig | Op::WakeAgent
+                )
+            })
             .filter_map(|step| desired.agent(&step.agent))
             .collect();
         if let Err(error) = backend.prepare(&touched).await {
@@ -206,15 +211,32 @@ fn execute(
             Box::new(LogProgress::new(context.printer.clone()))
         };
         let width = desired.teams_in_parallel.max(1) as usize
-            * desired.rollout.values().map(|settings| settings.max_unavailable.max(1) as usize).max().unwrap_or(1);
+            * desired
+                .rollout
+                .values()
+                .map(|settings| settings.max_unavailable.max(1) as usize)
+                .max()
+                .unwrap_or(1);
         let apply_options = ApplyOptions {
             concurrency: width.max(8),
             delete_workspaces: args.prune_volumes,
         };
         let started = std::time::Instant::now();
-        let outcome = crate::apply::apply(&backend, desired, &plan, &apply_options, progress.as_ref(), &stop).await;
+        let outcome = crate::apply::apply(
+            &backend,
+            desired,
+            &plan,
+            &apply_options,
+            progress.as_ref(),
+            &stop,
+        )
+        .await;
         report(context, &plan, &outcome, started.elapsed().as_secs_f64());
-        if outcome.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        if outcome.succeeded() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }
 

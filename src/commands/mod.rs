@@ -65,6 +65,19 @@ pub(crate) fn resolve_at(context: &Context, options: &SourceOptions) -> Option<(
     Some((desired, checked.spec.config))
 }
 
+/// The message of the blast-radius guard: how many agents, which groups, how to override.
+pub(crate) fn mass_deletion_refusal(guard: &crate::plan::MassDeletion) -> String {
+    format!(
+        "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
+         If that is really intended, run again with --allow-mass-delete.",
+        guard.count,
+        guard.fleet_size,
+        guard.count * 100 / guard.fleet_size.max(1),
+        guard.limit_percent,
+        guard.groups.join(", ")
+    )
+}
+
 /// Reads and checks the desired state; prints the source error and returns `None` when the
 /// source cannot be read at all.
 pub(crate) fn read_and_check(

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use super::{Context, desired_at};
 use crate::cli::{PlanArgs, PlanFormat};
+use crate::desired::Desired;
 use crate::observe::Observed;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::render;
@@ -17,10 +18,7 @@ const EXIT_CHANGES: u8 = 2;
 pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
     let options = args.source.options();
     if args.base.is_none() && !args.empty {
-        context
-            .printer
-            .err("planning against a live backend needs the Docker or Kubernetes backend; use --base REV or --empty");
-        return ExitCode::FAILURE;
+        return live(context, args, &options);
     }
     let base_options = args.base.as_ref().map(|base| SourceOptions {
         revision: Some(base.clone()),
@@ -55,10 +53,15 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    finish(context, args, &desired, &observed)
+}
+
+/// Plans against the observed state, prints, saves and applies the guard.
+fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Observed) -> ExitCode {
     let plan_options = PlanOptions {
         prune: args.prune || desired.prune.enabled,
     };
-    let plan = plan::plan(&desired, &observed, &plan_options);
+    let plan = plan::plan(desired, observed, &plan_options);
     tracing::info!(
         fleet = %plan.fleet,
         steps = plan.steps.len(),
@@ -81,15 +84,7 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
         .as_ref()
         .filter(|_| !args.allow_mass_delete)
     {
-        context.printer.err(&format!(
-            "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
-             If that is really intended, run again with --allow-mass-delete.",
-            guard.count,
-            guard.fleet_size,
-            guard.count * 100 / guard.fleet_size.max(1),
-            guard.limit_percent,
-            guard.groups.join(", ")
-        ));
+        context.printer.err(&super::mass_deletion_refusal(guard));
         return ExitCode::FAILURE;
     }
     if args.detailed_exitcode && plan.summary.has_changes() {
@@ -97,6 +92,38 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Plans against the live fleet (the backend `clawops.toml` names).
+#[cfg(feature = "docker")]
+fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode {
+    use crate::backend::Backend;
+    let Some((desired, config)) = super::resolve_at(context, options) else {
+        return ExitCode::FAILURE;
+    };
+    let observed = super::live::runtime()
+        .map_err(super::live::LiveError::from)
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let backend = super::live::open(&config, &desired.fleet).await?;
+                Ok::<_, super::live::LiveError>(backend.observe().await?)
+            })
+        });
+    match observed {
+        Ok(observed) => finish(context, args, &desired, &observed),
+        Err(error) => {
+            context.printer.error(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "docker"))]
+fn live(context: &Context, _args: &PlanArgs, options: &SourceOptions) -> ExitCode {
+    if let Some((_, config)) = super::resolve_at(context, options) {
+        context.printer.error(&super::live::unavailable(&config));
+    }
+    ExitCode::FAILURE
 }
 
 fn show(context: &Context, plan: &Plan, format: PlanFormat) {
