@@ -52,6 +52,27 @@ pub enum BackendError {
         /// What was seen last.
         reason: String,
     },
+    /// A secret an agent's env refers to is not set in clawops' environment.
+    #[error("secret {secret} of {agent} is not set")]
+    #[diagnostic(
+        code(clawops::backend::secret_missing),
+        help("export CLAWOPS_SECRET_<NAME> (the name upper-cased, `-` and `.` as `_`)")
+    )]
+    SecretMissing {
+        /// The agent.
+        agent: String,
+        /// The secret's name (never its value).
+        secret: String,
+    },
+    /// A pushed workspace file did not read back as written.
+    #[error("{path} of {agent} did not read back as pushed")]
+    #[diagnostic(code(clawops::backend::verify_push))]
+    VerifyPush {
+        /// The agent.
+        agent: String,
+        /// The file, relative to `HOME`.
+        path: String,
+    },
     /// A request to the backend failed.
     #[error("{operation} {agent} failed")]
     #[diagnostic(code(clawops::backend::request))]

@@ -1,2 +1,185 @@
 //! The Docker backend (bollard): one container per agent, a named volume per agent for its
 //! workspace, everything labelled with the fleet so nothing else is ever touched.
+//!
+//! What clawops applied is recorded twice: as labels on the container (fixed at creation:
+//! runtime hash, the applied [`Agent`] record as JSON) and in `$HOME/.clawops/applied.json`
+//! inside the agent's workspace volume (what changes without a new container: the config
+//! hash, the workspace files, the commit and the applied state), see [`workspace`].
+//!
+//! A recreate renames the old container to `<name>--previous`: that name is the marker of
+//! a container set aside (labels cannot change on a live container). It is never reported
+//! as an agent, and [`Backend::prepare`] cleans up after an interrupted recreate.
+//!
+//! Removing an agent (desired `Stopped`) keeps its volume; such an agent is observed as
+//! `Missing` with the state recorded on its volume's labels at first creation. A desired
+//! `Stopped` agent that is missing plans nothing, so this is enough for the planner.
+
+mod connect;
+mod containers;
+mod health;
+mod observe;
+mod pilot;
+mod workspace;
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use super::{Backend, BackendError};
+use crate::desired::Agent;
+use crate::observe::Observed;
+use crate::spec::hiclaw::Probe;
+
+/// Label naming the fleet that owns a container, volume or network.
+pub const FLEET_LABEL: &str = "clawops.dev/fleet";
+/// Label naming the agent a volume belongs to.
+pub const AGENT_LABEL: &str = "clawops.dev/agent";
+/// Label holding the runtime hash applied at creation.
+pub const RUNTIME_HASH_LABEL: &str = "clawops.dev/runtime-hash";
+/// Label holding the config hash applied at creation.
+pub const CONFIG_HASH_LABEL: &str = "clawops.dev/config-hash";
+/// Label holding the commit applied at creation.
+pub const COMMIT_LABEL: &str = "clawops.dev/commit";
+/// Label holding the agent state applied at creation.
+pub const STATE_LABEL: &str = "clawops.dev/state";
+/// Label holding the agent's role.
+pub const ROLE_LABEL: &str = "clawops.dev/role";
+/// Label holding the applied [`Agent`] record as JSON. It may hold sensitive env values
+/// (as the container's env does): never log it.
+pub const APPLIED_LABEL: &str = "clawops.dev/applied";
+/// Suffix of the name of a container set aside by a recreate.
+pub const SET_ASIDE_SUFFIX: &str = "--previous";
+/// How long a stopping container gets before it is killed, in seconds.
+const STOP_GRACE_SECONDS: i32 = 5;
+
+/// One fleet on one Docker Engine.
+#[derive(Clone, Debug)]
+pub struct DockerBackend {
+    docker: Docker,
+    address: String,
+    fleet: String,
+    network: String,
+    pilot_warned: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DockerBackend {
+    /// Connects to the engine at `host` (empty: `DOCKER_HOST` or the local socket) and
+    /// negotiates the API version; `fleet` owns everything, agents join `network`.
+    pub async fn connect(host: &str, fleet: &str, network: &str) -> Result<Self, BackendError> {
+        let (docker, address) = connect::connect(host).await?;
+        Ok(Self {
+            docker,
+            address,
+            fleet: fleet.to_owned(),
+            network: network.to_owned(),
+            pilot_warned: Default::default(),
+        })
+    }
+
+    /// The fleet this backend manages.
+    pub fn fleet(&self) -> &str {
+        &self.fleet
+    }
+
+    /// The bollard client (for tests and tools).
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+}
+
+/// The name of an agent's workspace volume.
+pub fn volume_name(agent_name: &str) -> String {
+    format!("{agent_name}-workspace")
+}
+
+/// The name of an agent's container while set aside by a recreate.
+pub fn set_aside_name(agent_name: &str) -> String {
+    format!("{agent_name}{SET_ASIDE_SUFFIX}")
+}
+
+/// Wraps a client error as [`BackendError::Request`].
+fn request_error(
+    operation: &'static str,
+    agent: &str,
+) -> impl FnOnce(bollard::errors::Error) -> BackendError + use<> {
+    let agent = agent.to_owned();
+    move |source| BackendError::Request {
+        operation,
+        agent,
+        source: Box::new(source),
+    }
+}
+
+/// Whether a client error is the engine's 404.
+fn is_not_found(error: &bollard::errors::Error) -> bool {
+    matches!(
+        error,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl Backend for DockerBackend {
+    fn describe(&self) -> String {
+        format!("docker {}", self.address)
+    }
+
+    async fn observe(&self) -> Result<Observed, BackendError> {
+        observe::observe(self).await
+    }
+
+    async fn prepare(&self, agents: &[&Agent]) -> Result<(), BackendError> {
+        connect::prepare(self, agents).await
+    }
+
+    async fn create_agent(&self, agent: &Agent, commit: Option<&str>) -> Result<(), BackendError> {
+        containers::create_agent(self, agent, commit).await
+    }
+
+    async fn recreate_agent(
+        &self,
+        agent: &Agent,
+        commit: Option<&str>,
+    ) -> Result<(), BackendError> {
+        containers::recreate_agent(self, agent, commit).await
+    }
+
+    async fn finish_recreate(&self, name: &str) -> Result<(), BackendError> {
+        containers::remove_container(self, &set_aside_name(name), "finish recreate").await
+    }
+
+    async fn roll_back(&self, name: &str) -> Result<(), BackendError> {
+        containers::roll_back(self, name).await
+    }
+
+    async fn push_config(&self, agent: &Agent, commit: Option<&str>) -> Result<(), BackendError> {
+        workspace::push_config(self, agent, commit).await
+    }
+
+    async fn sleep_agent(&self, name: &str) -> Result<(), BackendError> {
+        containers::sleep_agent(self, name).await
+    }
+
+    async fn wake_agent(&self, name: &str) -> Result<(), BackendError> {
+        containers::wake_agent(self, name).await
+    }
+
+    async fn remove_agent(&self, name: &str) -> Result<(), BackendError> {
+        containers::remove_container(self, name, "remove").await
+    }
+
+    async fn delete_agent(&self, name: &str, workspace: bool) -> Result<(), BackendError> {
+        containers::delete_agent(self, name, workspace).await
+    }
+
+    async fn wait_healthy(
+        &self,
+        agent: &Agent,
+        timeout: Duration,
+        probe: Option<&Probe>,
+    ) -> Result<(), BackendError> {
+        health::wait_healthy(self, agent, timeout, probe).await
+    }
+}

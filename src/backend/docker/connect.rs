@@ -1,0 +1,199 @@
+//! Connecting to the engine, and the shared resources `prepare` makes sure of: the fleet
+//! network, the images, resolvable secrets, and no container left aside by an interrupted
+//! recreate.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, ListContainersOptionsBuilder, RenameContainerOptionsBuilder,
+};
+use futures_util::TryStreamExt;
+
+use super::{DockerBackend, FLEET_LABEL, SET_ASIDE_SUFFIX, is_not_found, request_error};
+use crate::backend::BackendError;
+use crate::desired::Agent;
+use crate::spec::clawops::PullPolicy;
+
+/// Connects to `host` (empty: `DOCKER_HOST` or the local socket) and negotiates the API
+/// version; returns the client and the address tried.
+pub(super) async fn connect(host: &str) -> Result<(Docker, String), BackendError> {
+    let address = if host.is_empty() {
+        std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+    } else {
+        host.to_owned()
+    };
+    let connect_error = |source: bollard::errors::Error| BackendError::Connect {
+        address: address.clone(),
+        source: Box::new(source),
+    };
+    let docker = Docker::connect_with_host(&address).map_err(connect_error)?;
+    let docker = docker.negotiate_version().await.map_err(connect_error)?;
+    docker.ping().await.map_err(connect_error)?;
+    Ok((docker, address))
+}
+
+/// Resolves an env value that names a secret from `CLAWOPS_SECRET_<NAME>`.
+pub(super) fn resolve_secret(agent: &str, secret: &str) -> Result<String, BackendError> {
+    let variable = format!(
+        "CLAWOPS_SECRET_{}",
+        secret.to_ascii_uppercase().replace(['-', '.'], "_")
+    );
+    std::env::var(variable).map_err(|_| BackendError::SecretMissing {
+        agent: agent.to_owned(),
+        secret: secret.to_owned(),
+    })
+}
+
+/// Everything `prepare` does, in order; nothing changes before images and secrets are
+/// known to be there.
+pub(super) async fn prepare(
+    backend: &DockerBackend,
+    agents: &[&Agent],
+) -> Result<(), BackendError> {
+    for agent in agents {
+        for variable in agent.env.values().filter(|variable| variable.secret_ref) {
+            resolve_secret(&agent.name, &variable.value)?;
+        }
+    }
+    let mut images: Vec<(&str, PullPolicy)> = Vec::new();
+    for agent in agents.iter().filter(|agent| agent.container_managed) {
+        let image = (agent.image.as_str(), agent.pull_policy);
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    for (image, policy) in images {
+        ensure_image(&backend.docker, image, policy).await?;
+    }
+    ensure_network(backend).await?;
+    recover_set_aside(backend).await
+}
+
+/// Makes sure `image` is present, pulling it as `policy` says.
+async fn ensure_image(
+    docker: &Docker,
+    image: &str,
+    policy: PullPolicy,
+) -> Result<(), BackendError> {
+    let present = match docker.inspect_image(image).await {
+        Ok(_) => true,
+        Err(error) if is_not_found(&error) => false,
+        Err(error) => return Err(request_error("inspect image", image)(error)),
+    };
+    let pull = match policy {
+        PullPolicy::Always => true,
+        PullPolicy::IfNotPresent => !present,
+        PullPolicy::Never => false,
+    };
+    if pull {
+        let options = CreateImageOptionsBuilder::new().from_image(image).build();
+        let pulled: Result<Vec<_>, _> = docker
+            .create_image(Some(options), None, None)
+            .try_collect()
+            .await;
+        if let Err(error) = pulled {
+            tracing::warn!(image, error = %error, "pull failed");
+            return Err(BackendError::ImageMissing {
+                image: image.to_owned(),
+            });
+        }
+        return Ok(());
+    }
+    if present {
+        Ok(())
+    } else {
+        Err(BackendError::ImageMissing {
+            image: image.to_owned(),
+        })
+    }
+}
+
+/// Creates the fleet network, labelled with the fleet, unless it exists.
+pub(super) async fn ensure_network(backend: &DockerBackend) -> Result<(), BackendError> {
+    let docker = &backend.docker;
+    match docker
+        .inspect_network(
+            &backend.network,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+    {
+        Ok(_) => return Ok(()),
+        Err(error) if is_not_found(&error) => {}
+        Err(error) => return Err(request_error("inspect network", &backend.network)(error)),
+    }
+    let request = NetworkCreateRequest {
+        name: backend.network.clone(),
+        driver: Some("bridge".to_owned()),
+        labels: Some(HashMap::from([(
+            FLEET_LABEL.to_owned(),
+            backend.fleet.clone(),
+        )])),
+        ..Default::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_) => Ok(()),
+        // Created concurrently by another apply: fine.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
+        Err(error) => Err(request_error("create network", &backend.network)(error)),
+    }
+}
+
+/// The fleet's containers' names (without the leading `/`), set-aside ones included.
+pub(super) async fn fleet_container_names(
+    backend: &DockerBackend,
+) -> Result<Vec<String>, BackendError> {
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{FLEET_LABEL}={}", backend.fleet)],
+    )]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = backend
+        .docker
+        .list_containers(Some(options))
+        .await
+        .map_err(request_error("list containers", &backend.fleet))?;
+    Ok(containers
+        .into_iter()
+        .filter_map(|container| container.names?.into_iter().next())
+        .map(|name| name.trim_start_matches('/').to_owned())
+        .collect())
+}
+
+/// After an interrupted recreate: drops a set-aside container whose agent has a container
+/// again, renames one back whose agent has none.
+async fn recover_set_aside(backend: &DockerBackend) -> Result<(), BackendError> {
+    let names = fleet_container_names(backend).await?;
+    for set_aside in names.iter().filter(|name| name.ends_with(SET_ASIDE_SUFFIX)) {
+        let agent = set_aside.trim_end_matches(SET_ASIDE_SUFFIX);
+        if names.iter().any(|name| name == agent) {
+            tracing::info!(
+                agent,
+                "dropping the container set aside by an interrupted recreate"
+            );
+            super::containers::remove_container(backend, set_aside, "recover recreate").await?;
+        } else {
+            tracing::info!(
+                agent,
+                "restoring the container set aside by an interrupted recreate"
+            );
+            let options = RenameContainerOptionsBuilder::new().name(agent).build();
+            backend
+                .docker
+                .rename_container(set_aside, options)
+                .await
+                .map_err(request_error("recover recreate", agent))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! Shared helpers of the Docker backend tests: locally built test images, one fleet per
+//! test (its own prefix and network) that removes everything it made when dropped.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use clawops::backend::docker::DockerBackend;
+use clawops::desired::{Agent, AgentPort, AgentRole, EnvVar, ImageSource};
+use clawops::spec::clawops::PullPolicy;
+use clawops::spec::hiclaw::{AgentState, ExposeProtocol, Runtime};
+
+pub const BASE_IMAGE: &str = "clawops-test/agent:base";
+pub const HEALTH_IMAGE: &str = "clawops-test/agent:health";
+pub const PILOT_IMAGE: &str = "clawops-test/agent:pilot";
+/// An image whose health check never passes.
+pub const SICK_IMAGE: &str = "clawops-test/agent:sick";
+const TOOLS: [&str; 8] = ["sh", "sleep", "cat", "ls", "true", "test", "mkdir", "echo"];
+const PILOTCTL: &str = "#!/bin/sh\necho \"$@\" >> /tmp/pilotctl.log\n";
+
+/// Runs `docker` with `args`; stdout on success.
+pub fn docker(args: &[&str]) -> Result<String, String> {
+    let output = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| error.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// A root filesystem of static busybox, its tools, and optionally a `pilotctl` stub.
+fn rootfs(pilot: bool) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let busybox = std::fs::read("/bin/busybox").expect("static busybox at /bin/busybox");
+    let mut add = |path: &str, mode: u32, kind: tar::EntryType, content: &[u8], link: &str| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(content.len() as u64);
+        if !link.is_empty() {
+            header.set_link_name(link).expect("link name");
+        }
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, content)
+            .expect("tar entry");
+    };
+    for dir in ["bin/", "root/", "tmp/"] {
+        add(dir, 0o1777, tar::EntryType::Directory, b"", "");
+    }
+    add("bin/busybox", 0o755, tar::EntryType::Regular, &busybox, "");
+    for tool in TOOLS {
+        add(
+            &format!("bin/{tool}"),
+            0o777,
+            tar::EntryType::Symlink,
+            b"",
+            "busybox",
+        );
+    }
+    if pilot {
+        add(
+            "bin/pilotctl",
+            0o755,
+            tar::EntryType::Regular,
+            PILOTCTL.as_bytes(),
+            "",
+        );
+    }
+    builder.into_inner().expect("tar")
+}
+
+/// `docker import` of a root filesystem.
+fn import(tag: &str, pilot: bool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rootfs.tar");
+    std::fs::write(&path, rootfs(pilot)).expect("write rootfs");
+    let path = path.to_string_lossy().into_owned();
+    docker(&[
+        "import",
+        "--change",
+        "CMD [\"sleep\",\"86400\"]",
+        "--change",
+        "ENV PATH=/bin",
+        &path,
+        tag,
+    ])
+    .expect("docker import");
+}
+
+/// Builds the test images once per test binary run.
+fn images() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        import(BASE_IMAGE, false);
+        import(PILOT_IMAGE, true);
+        for (tag, check) in [(HEALTH_IMAGE, "true"), (SICK_IMAGE, "test -f /nope")] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let dockerfile = format!(
+                "FROM {BASE_IMAGE}\nHEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD {check}\n"
+            );
+            std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
+            let context = dir.path().to_string_lossy().into_owned();
+            docker(&["build", "-q", "-t", tag, &context]).expect("docker build");
+        }
+    });
+}
+
+/// Removes everything of one fleet when dropped.
+pub struct Fleet {
+    /// The fleet name (also the container prefix without its dash).
+    pub name: String,
+    /// The backend of this fleet.
+    pub backend: DockerBackend,
+}
+
+impl Fleet {
+    /// The resource name of member `member`.
+    pub fn agent_name(&self, member: &str) -> String {
+        format!("{}-worker-{member}", self.name)
+    }
+
+    /// A Running worker `member` on `image`.
+    pub fn agent(&self, member: &str, image: &str) -> Agent {
+        let home = format!("/root/hiclaw-fs/agents/{member}");
+        let env = BTreeMap::from([
+            ("HOME".to_owned(), plain(&home)),
+            ("HICLAW_WORKER_NAME".to_owned(), plain(member)),
+        ]);
+        Agent {
+            name: self.agent_name(member),
+            member: member.to_owned(),
+            worker_name: member.to_owned(),
+            role: AgentRole::Standalone,
+            group: "standalone".to_owned(),
+            team: None,
+            runtime: Runtime::Openclaw,
+            image: image.to_owned(),
+            image_source: ImageSource::Own,
+            pull_policy: PullPolicy::IfNotPresent,
+            state: AgentState::Running,
+            container_managed: true,
+            env,
+            labels: BTreeMap::from([("team.example/owner".to_owned(), "qa".to_owned())]),
+            ports: vec![AgentPort {
+                port: 8088,
+                protocol: ExposeProtocol::Http,
+            }],
+            hostname: None,
+            debug_targets: Vec::new(),
+            workspace: BTreeMap::from([
+                ("SOUL.md".to_owned(), format!("I am {member}.\n")),
+                ("config/mcporter.json".to_owned(), "{}\n".to_owned()),
+            ]),
+            file: "workers.yaml".to_owned(),
+            line: 1,
+            runtime_hash: format!("runtime-{member}-1"),
+            config_hash: format!("config-{member}-1"),
+        }
+    }
+
+    /// `docker exec <agent> <command…>`.
+    pub fn exec(&self, container: &str, command: &[&str]) -> Result<String, String> {
+        let mut args = vec!["exec", container];
+        args.extend(command);
+        docker(&args)
+    }
+}
+
+fn plain(value: &str) -> EnvVar {
+    EnvVar {
+        value: value.to_owned(),
+        secret_ref: false,
+        sensitive: false,
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let filter = format!("label=clawops.dev/fleet={}", self.name);
+        if let Ok(ids) = docker(&["ps", "-aq", "--filter", &filter]) {
+            for id in ids.lines().filter(|id| !id.is_empty()) {
+                let _ = docker(&["rm", "-f", id]);
+            }
+        }
+        if let Ok(names) = docker(&["volume", "ls", "-q", "--filter", &filter]) {
+            for name in names.lines().filter(|name| !name.is_empty()) {
+                let _ = docker(&["volume", "rm", "-f", name]);
+            }
+        }
+        let _ = docker(&["network", "rm", &format!("{}-net", self.name)]);
+    }
+}
+
+/// A fresh fleet, or `None` (with a note) when no engine runs and `CI` is not set.
+pub async fn fleet() -> Option<Fleet> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "t-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let network = format!("{name}-net");
+    match DockerBackend::connect("", &name, &network).await {
+        Ok(backend) => {
+            images();
+            Some(Fleet { name, backend })
+        }
+        Err(error) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set and Docker is unreachable: {error}")
+        }
+        Err(error) => {
+            eprintln!("note: Docker unreachable, test skipped: {error}");
+            None
+        }
+    }
+}
+
+pub fn container_id(name: &str) -> String {
+    docker(&["inspect", "-f", "{{.Id}}", name]).expect("inspect container")
+}
+
+pub fn inspect(name: &str, template: &str) -> String {
+    docker(&["inspect", "-f", template, name]).expect("inspect")
+}
