@@ -182,15 +182,11 @@ fn execute(
         if !confirmed(context, args.yes) {
             return ExitCode::FAILURE;
         }
+        // Images and secrets are checked for every agent that gets a new container.
         let touched: Vec<&crate::desired::Agent> = plan
             .steps
             .iter()
-            .filter(|step| {
-                matches!(
-                    step.op,
-                    Op::CreateAgent | Op::RecreateAgent | Op::PushConfig | Op::WakeAgent
-                )
-            })
+            .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
             .filter_map(|step| desired.agent(&step.agent))
             .collect();
         if let Err(error) = backend.prepare(&touched).await {

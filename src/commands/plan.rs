@@ -101,14 +101,12 @@ fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode
     let Some((desired, config)) = super::resolve_at(context, options) else {
         return ExitCode::FAILURE;
     };
-    let observed = super::live::runtime()
-        .map_err(super::live::LiveError::from)
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                let backend = super::live::open(&config, &desired.fleet).await?;
-                Ok::<_, super::live::LiveError>(backend.observe().await?)
-            })
-        });
+    let observed = super::live::runtime().and_then(|runtime| {
+        runtime.block_on(async {
+            let backend = super::live::open(&config, &desired.fleet).await?;
+            Ok::<_, super::live::LiveError>(backend.observe().await?)
+        })
+    });
     match observed {
         Ok(observed) => finish(context, args, &desired, &observed),
         Err(error) => {

@@ -1,6 +1,8 @@
 //! Shared helpers of the Docker backend tests: locally built test images, one fleet per
 //! test (its own prefix and network) that removes everything it made when dropped.
 
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -94,7 +96,7 @@ fn import(tag: &str, pilot: bool) {
 }
 
 /// Builds the test images once per test binary run.
-fn images() {
+pub fn images() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         import(BASE_IMAGE, false);

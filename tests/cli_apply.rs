@@ -1,0 +1,206 @@
+//! `clawops apply`, `plan` and `status` against a real Docker Engine, end to end: the
+//! hiclaw-fleet example with its images swapped for a tiny local one.
+#![cfg(feature = "docker")]
+
+mod docker_support;
+mod support;
+
+use docker_support::{BASE_IMAGE, docker, fleet, inspect};
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use support::{Repo, clawops, example};
+
+/// The example fleet as a repository owned by `fleet`, every image the local test image.
+fn fleet_repository(fleet: &str) -> Repo {
+    let repository = Repo::new("fleet");
+    repository.copy_folder(&example("hiclaw-fleet"), "");
+    repository.write(
+        "clawops.toml",
+        format!(
+            "[fleet]\nname = \"{fleet}\"\nprefix = \"{fleet}-\"\n\n[docker]\nnetwork = \"{fleet}-net\"\n\n[rollout]\nhealth_timeout = \"30s\"\n"
+        ),
+    );
+    repository.write("images.yaml", images(BASE_IMAGE));
+    repository.commit("the example fleet on the test image");
+    repository
+}
+
+fn images(openclaw: &str) -> String {
+    format!(
+        "apiVersion: clawops.dev/v1alpha1\nkind: ImageSet\nmetadata:\n  name: test\nspec:\n  runtimes:\n    openclaw: {openclaw}\n    copaw: {BASE_IMAGE}\n    hermes: {BASE_IMAGE}\n  manager: {BASE_IMAGE}\n  debug: {BASE_IMAGE}\n  pullPolicy: Never\n"
+    )
+}
+
+/// Removes an image tag the test made, even when the test fails.
+struct Untag(String);
+
+impl Drop for Untag {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", &self.0]);
+    }
+}
+
+fn started_at(container: &str) -> String {
+    inspect(container, "{{.State.StartedAt}}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_fleet_applies_converges_hot_pushes_and_upgrades_in_order() {
+    let Some(fleet) = fleet().await else { return };
+    let name = fleet.name.clone();
+    let repository = fleet_repository(&name);
+    let agent = |member: &str| format!("{name}-worker-{member}");
+
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success()
+        .stdout(contains("Apply complete"));
+    assert_eq!(inspect(&agent("alpha-dev"), "{{.State.Running}}"), "true");
+    assert_eq!(
+        inspect(&agent("alpha-qa"), "{{.State.Running}}"),
+        "false",
+        "a sleeping agent is created stopped"
+    );
+    assert_eq!(
+        inspect(&format!("{name}-manager"), "{{.State.Running}}"),
+        "true"
+    );
+
+    clawops()
+        .args(["plan", "--detailed-exitcode"])
+        .arg(repository.path())
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    clawops()
+        .arg("status")
+        .arg(repository.path())
+        .assert()
+        .success()
+        .stdout(
+            contains(&agent("alpha-dev"))
+                .and(contains("running"))
+                .and(contains("stopped")),
+        );
+
+    let before = docker_support::container_id(&agent("alpha-dev"));
+    let soul = repository.path().join("teams/alpha.yaml");
+    let text = std::fs::read_to_string(&soul).expect("team file");
+    std::fs::write(
+        &soul,
+        text.replace(
+            "You write and refactor code",
+            "You write, review and refactor code",
+        ),
+    )
+    .expect("write");
+    repository.commit("alpha-dev reviews");
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success()
+        .stdout(contains("update in place"));
+    assert_eq!(
+        docker_support::container_id(&agent("alpha-dev")),
+        before,
+        "a hot push keeps the container"
+    );
+    let home = "/root/hiclaw-fs/agents/alpha-dev";
+    let soul_now = docker(&[
+        "exec",
+        &agent("alpha-dev"),
+        "cat",
+        &format!("{home}/SOUL.md"),
+    ])
+    .expect("read SOUL.md");
+    assert!(
+        soul_now.contains("You write, review and refactor code"),
+        "{soul_now}"
+    );
+
+    let upgraded = format!("clawops-test/agent:{name}");
+    docker(&["tag", BASE_IMAGE, &upgraded]).expect("tag the upgrade image");
+    let _untag = Untag(upgraded.clone());
+    repository.write("images.yaml", images(&upgraded));
+    repository.commit("upgrade openclaw agents");
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success()
+        .stdout(contains("recreate"));
+    assert_eq!(inspect(&agent("scout"), "{{.Config.Image}}"), upgraded);
+    assert_eq!(
+        inspect(&agent("alpha-qa"), "{{.State.Running}}"),
+        "false",
+        "recreated asleep"
+    );
+    let (team_start, standalone_start) =
+        (started_at(&agent("alpha-dev")), started_at(&agent("scout")));
+    assert!(
+        team_start < standalone_start,
+        "the team's wave before the standalone one: {team_start} {standalone_start}"
+    );
+    assert_eq!(
+        inspect(&agent("beta-writer"), "{{.Config.Image}}"),
+        BASE_IMAGE,
+        "copaw agents keep their image"
+    );
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &format!("name={name}.*--previous")]).expect("ps"),
+        "",
+        "no container left aside"
+    );
+
+    docker(&["stop", "-t", "1", &agent("scout")]).expect("stop by hand");
+    clawops()
+        .args(["plan", "--detailed-exitcode"])
+        .arg(repository.path())
+        .assert()
+        .code(2)
+        .stdout(contains("drift: stopped outside clawops"));
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    assert_eq!(inspect(&agent("scout"), "{{.State.Running}}"), "true");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_refuses_without_yes_when_stdin_is_not_a_terminal_and_touches_nothing() {
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    clawops()
+        .arg("apply")
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains("pass --yes"));
+    let filter = format!("label=clawops.dev/fleet={}", fleet.name);
+    assert_eq!(docker(&["ps", "-aq", "--filter", &filter]).expect("ps"), "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_image_is_named_before_any_container_changes() {
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    repository.write("images.yaml", images("clawops-test/agent:does-not-exist"));
+    repository.commit("an image nobody built");
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains("clawops-test/agent:does-not-exist").and(contains("nothing was changed")));
+    let filter = format!("label=clawops.dev/fleet={}", fleet.name);
+    assert_eq!(docker(&["ps", "-aq", "--filter", &filter]).expect("ps"), "");
+}
