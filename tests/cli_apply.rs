@@ -85,7 +85,7 @@ async fn the_example_fleet_applies_converges_hot_pushes_and_upgrades_in_order() 
         .assert()
         .success()
         .stdout(
-            contains(&agent("alpha-dev"))
+            contains(agent("alpha-dev"))
                 .and(contains("running"))
                 .and(contains("stopped")),
         );
