@@ -204,3 +204,105 @@ async fn a_missing_image_is_named_before_any_container_changes() {
     let filter = format!("label=clawops.dev/fleet={}", fleet.name);
     assert_eq!(docker(&["ps", "-aq", "--filter", &filter]).expect("ps"), "");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_only_while_nothing_moved() {
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    let saved = tempfile::NamedTempFile::new().expect("temp file");
+    clawops()
+        .args(["plan", "--out"])
+        .arg(saved.path())
+        .arg(repository.path())
+        .assert()
+        .success();
+    repository.write(
+        "workers/extra.yaml",
+        "apiVersion: hiclaw.io/v1beta1\nkind: Worker\nmetadata: {name: extra}\nspec: {model: m}\n",
+    );
+    repository.commit("one more worker");
+    clawops()
+        .args(["apply", "--yes", "--plan"])
+        .arg(saved.path())
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains("refused: the saved plan was made from commit"));
+    let filter = format!("label=clawops.dev/fleet={}", fleet.name);
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter]).expect("ps"),
+        "",
+        "a refused plan touches nothing"
+    );
+    clawops()
+        .args(["plan", "--out"])
+        .arg(saved.path())
+        .arg(repository.path())
+        .assert()
+        .success();
+    clawops()
+        .args(["apply", "--yes", "--plan"])
+        .arg(saved.path())
+        .arg(repository.path())
+        .assert()
+        .success();
+    assert_eq!(
+        inspect(
+            &format!("{}-worker-extra", fleet.name),
+            "{{.State.Running}}"
+        ),
+        "true"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_probe_rolls_the_team_back_and_stops_the_rollout() {
+    let Some(fleet) = fleet().await else { return };
+    let name = fleet.name.clone();
+    let repository = fleet_repository(&name);
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    let dev = format!("{name}-worker-alpha-dev");
+    let before = docker_support::container_id(&dev);
+    let team = repository.path().join("teams/alpha.yaml");
+    let text = std::fs::read_to_string(&team).expect("team file");
+    let text = text
+        .replace(
+            "    healthTimeout: 90s\n",
+            "    healthTimeout: 3s\n    probe:\n      exec: [test, -f, /never-there]\n",
+        )
+        .replace(
+            "      env:\n        GIT_AUTHOR_NAME: alpha-dev\n",
+            "      env:\n        GIT_AUTHOR_NAME: alpha-dev-2\n",
+        );
+    std::fs::write(&team, text).expect("write team");
+    std::fs::write(
+        repository.path().join("workers/scout.yaml"),
+        std::fs::read_to_string(repository.path().join("workers/scout.yaml"))
+            .expect("scout")
+            .replace("SCOUT_INTERVAL: 1h", "SCOUT_INTERVAL: 2h"),
+    )
+    .expect("write scout");
+    repository.commit("a change the probe rejects");
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains("rolled back: wait healthy").and(contains(dev.as_str())))
+        .stdout(contains("Apply stopped"));
+    assert_eq!(
+        docker_support::container_id(&dev),
+        before,
+        "the previous container is back"
+    );
+    assert_eq!(inspect(&dev, "{{.State.Running}}"), "true");
+    let scout_env = inspect(&format!("{name}-worker-scout"), "{{json .Config.Env}}");
+    assert!(
+        scout_env.contains("SCOUT_INTERVAL=1h"),
+        "later waves were not attempted: {scout_env}"
+    );
+}
