@@ -446,7 +446,7 @@ impl WaveShape {
         }
     }
 
-    /// `restart a, b, then wait healthy (90s); 1 to update in place`. `each`: the
+    /// `start a, b, then wait healthy (90s); 1 to update in place`. `each`: the
     /// sentence stands for several waves, so restarts are counted, not named.
     fn actions(&self, each: bool) -> String {
         let mut parts = Vec::new();
@@ -468,8 +468,8 @@ impl WaveShape {
                 )
             };
             parts.push(match &wait {
-                Some(wait) => format!("restart {agents}, then {wait}"),
-                None => format!("restart {agents}"),
+                Some(wait) => format!("start {agents}, then {wait}"),
+                None => format!("start {agents}"),
             });
         } else if let Some(wait) = wait {
             parts.push(wait);

@@ -224,7 +224,7 @@ fn a_fleet_of_eleven_thousand_identical_recreates_stays_short() {
          \x20 -/+ 11 agents each  recreate: image: …/hiclaw-worker:v1.1.2 → v1.2.0\n"
     ));
     assert!(rendered.contains(
-        "  waves 1–1000 (team-0001 … team-1000): restart 11 agents each, then wait healthy (90s)\n"
+        "  waves 1–1000 (team-0001 … team-1000): start 11 agents each, then wait healthy (90s)\n"
     ));
     assert!(rendered.ends_with(&format!("{}\n", summary_line(&plan.summary))));
     assert!(rendered.contains("11000 to recreate"));
@@ -235,18 +235,18 @@ fn twenty_groups_are_shown_one_by_one() {
     let rendered = text(&identical_recreates(20, 2), false);
     assert!(!rendered.contains("groups with the same changes"));
     assert!(rendered.contains("team-0020: 2 to recreate\n"));
-    assert!(rendered.contains("  wave 20 (team-0020): restart "));
+    assert!(rendered.contains("  wave 20 (team-0020): start "));
 }
 
 #[test]
 fn waves_with_different_timeouts_wait_for_the_longest() {
     let rendered = text(&every_change(), false);
     assert!(rendered.contains(
-        "  wave 2 (standalone): restart 6 agents (hiclaw-worker-scout … hiclaw-worker-lost), \
+        "  wave 2 (standalone): start 6 agents (hiclaw-worker-scout … hiclaw-worker-lost), \
          then wait healthy (up to 120s); 2 to sleep, 1 to delete\n"
     ));
     assert!(
-        rendered.contains("  wave 5 (manager): restart hiclaw-manager, then wait healthy (180s)\n")
+        rendered.contains("  wave 5 (manager): start hiclaw-manager, then wait healthy (180s)\n")
     );
 }
 
