@@ -51,6 +51,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the desired state to the live fleet, wave by wave, gated on health.
     Apply(ApplyArgs),
+    /// Release the fleet's apply lock left by an apply that died.
+    Unlock(UnlockArgs),
     /// Show every agent of the fleet as the backend reports it.
     Status(StatusArgs),
     /// Write a JSON Schema per kind (and for clawops.toml) into a folder.
@@ -181,6 +183,17 @@ pub struct ApplyArgs {
     /// Accept a plan that takes away more than `[prune] max_delete_percent` of the fleet.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// How long to wait for another apply of the same fleet to finish (e.g. `30s`).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
+}
+
+/// `clawops unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Where the desired state comes from (for the fleet name and backend settings).
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `clawops status`.

@@ -306,3 +306,124 @@ async fn a_failing_probe_rolls_the_team_back_and_stops_the_rollout() {
         "later waves were not attempted: {scout_env}"
     );
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_makes_apply_wait_then_fail_naming_the_holder_until_unlocked() {
+    use clawops::backend::{Backend, LockHolder};
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    let other = LockHolder {
+        host: "build-box-7".to_owned(),
+        pid: 4242,
+        since: unix_now(),
+        expires: unix_now() + 3600,
+    };
+    fleet
+        .backend
+        .try_lock(&other)
+        .await
+        .expect("take the lock as another apply");
+    let started = std::time::Instant::now();
+    clawops()
+        .args(["apply", "--yes", "--lock-timeout", "2s"])
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains("being applied by host build-box-7, pid 4242"));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "it waited for the lock"
+    );
+    let filter = format!("label=clawops.dev/fleet={}", fleet.name);
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter]).expect("ps"),
+        "",
+        "nothing applied without the lock"
+    );
+    clawops()
+        .arg("unlock")
+        .arg(repository.path())
+        .assert()
+        .success()
+        .stdout(contains("released"));
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_lease_is_taken_over() {
+    use clawops::backend::{Backend, LockHolder};
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    let dead = LockHolder {
+        host: "gone".to_owned(),
+        pid: 1,
+        since: unix_now() - 600,
+        expires: unix_now() - 300,
+    };
+    fleet.backend.try_lock(&dead).await.expect("an old lease");
+    clawops()
+        .args(["apply", "--yes", "--lock-timeout", "0s"])
+        .arg(repository.path())
+        .assert()
+        .success();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_at_once_take_turns_and_create_each_agent_once() {
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    let start = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("clawops"))
+            .args(["apply", "--yes", "--lock-timeout", "120s"])
+            .arg(repository.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start clawops")
+    };
+    let (first, second) = (start(), start());
+    let (first, second) = (
+        first.wait_with_output().expect("first"),
+        second.wait_with_output().expect("second"),
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let outputs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert_eq!(
+        outputs.matches("Apply complete").count(),
+        1,
+        "the second found nothing left to do: {outputs}"
+    );
+    assert!(outputs.contains("No changes."), "{outputs}");
+    let filter = format!("label=clawops.dev/fleet={}", fleet.name);
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter])
+            .expect("ps")
+            .lines()
+            .count(),
+        10
+    );
+}

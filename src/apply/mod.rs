@@ -7,6 +7,7 @@
 //! reached are reported as not attempted. A stop request (Ctrl-C) lets running steps finish
 //! and starts no new one.
 
+pub mod lock;
 mod progress;
 
 pub use progress::{BarProgress, LogProgress, Progress};

@@ -106,6 +106,18 @@ impl Backend for ScriptedBackend {
         self.record(format!("delete {name} workspace={workspace}"));
         Ok(())
     }
+    async fn try_lock(&self, _holder: &crate::backend::LockHolder) -> Result<(), BackendError> {
+        Ok(())
+    }
+    async fn renew_lock(&self, _holder: &crate::backend::LockHolder) -> Result<(), BackendError> {
+        Ok(())
+    }
+    async fn unlock(
+        &self,
+        _holder: Option<&crate::backend::LockHolder>,
+    ) -> Result<(), BackendError> {
+        Ok(())
+    }
     async fn wait_healthy(
         &self,
         agent: &Agent,

@@ -15,6 +15,30 @@ use crate::desired::Agent;
 use crate::observe::Observed;
 use crate::spec::hiclaw::Probe;
 
+/// Who holds the apply lock of a fleet, and until when (a lease: a holder that died
+/// stops renewing it, and it expires by itself).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LockHolder {
+    /// Host name of the holder.
+    pub host: String,
+    /// Process id of the holder.
+    pub pid: u32,
+    /// When it took the lock (seconds since the Unix epoch).
+    pub since: u64,
+    /// When the lease runs out unless renewed (seconds since the Unix epoch).
+    pub expires: u64,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "host {}, pid {}, since {} (Unix time), lease until {}",
+            self.host, self.pid, self.since, self.expires
+        )
+    }
+}
+
 /// Why a backend operation failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BackendError {
@@ -72,6 +96,18 @@ pub enum BackendError {
         agent: String,
         /// The file, relative to `HOME`.
         path: String,
+    },
+    /// Another apply holds the fleet's lock.
+    #[error("the fleet is being applied by {holder}")]
+    #[diagnostic(
+        code(clawops::backend::locked),
+        help(
+            "wait (--lock-timeout), or run `clawops unlock` if that process is gone; an abandoned lease also expires by itself"
+        )
+    )]
+    Locked {
+        /// The current holder (host `unknown` while it is still being written).
+        holder: LockHolder,
     },
     /// A request to the backend failed.
     #[error("{operation} {agent} failed")]
@@ -140,6 +176,25 @@ pub trait Backend: Send + Sync {
         &self,
         name: &str,
         workspace: bool,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Takes the fleet's apply lock for `holder`, or reports the current holder. An expired
+    /// lease is taken over.
+    fn try_lock(
+        &self,
+        holder: &LockHolder,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Extends `holder`'s lease to `holder.expires`; fails when the lock is not `holder`'s.
+    fn renew_lock(
+        &self,
+        holder: &LockHolder,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Releases the lock: `holder`'s only, or whoever holds it when `None` (`clawops unlock`).
+    fn unlock(
+        &self,
+        holder: Option<&LockHolder>,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Waits until the agent runs and is healthy, at most `timeout`: healthy by the image's

@@ -122,13 +122,13 @@ fn execute(
     config: &Config,
     saved: Option<Plan>,
 ) -> ExitCode {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use crate::apply::{ApplyOptions, BarProgress, LogProgress, Progress};
-    use crate::backend::Backend;
-    use crate::plan::{Op, PlanOptions};
-
+    let Some(lock_timeout) = crate::desired::parse_duration(&args.lock_timeout) else {
+        context.printer.err(&format!(
+            "--lock-timeout {} is not a duration such as 30s or 2m",
+            args.lock_timeout
+        ));
+        return ExitCode::FAILURE;
+    };
     let runtime = match super::live::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -144,96 +144,143 @@ fn execute(
                 return ExitCode::FAILURE;
             }
         };
-        let observed = match backend.observe().await {
-            Ok(observed) => observed,
+        let holder = match crate::apply::lock::acquire(&backend, lock_timeout).await {
+            Ok(holder) => holder,
             Err(error) => {
                 context.printer.error(&error);
                 return ExitCode::FAILURE;
             }
         };
-        let options = PlanOptions {
-            prune: args.prune || desired.prune.enabled,
-        };
-        let fresh = crate::plan::plan(desired, &observed, &options);
-        let plan = match saved {
-            Some(saved) => match check_saved(&saved, desired, &fresh) {
-                Ok(()) => saved,
-                Err(message) => {
-                    context.printer.err(&message);
-                    return ExitCode::FAILURE;
-                }
-            },
-            None => fresh,
-        };
-        context
-            .printer
-            .out(&crate::render::text(&plan, context.printer.colour_stdout()));
-        if !plan.summary.has_changes() {
-            return ExitCode::SUCCESS;
-        }
-        if let Some(guard) = plan
-            .mass_deletion
-            .as_ref()
-            .filter(|_| !args.allow_mass_delete)
-        {
-            context.printer.err(&super::mass_deletion_refusal(guard));
-            return ExitCode::FAILURE;
-        }
-        if !confirmed(context, args.yes) {
-            return ExitCode::FAILURE;
-        }
-        // Images and secrets are checked for every agent that gets a new container.
-        let touched: Vec<&crate::desired::Agent> = plan
-            .steps
-            .iter()
-            .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
-            .filter_map(|step| desired.agent(&step.agent))
-            .collect();
-        if let Err(error) = backend.prepare(&touched).await {
-            context.printer.error(&error);
-            context.printer.err("nothing was changed");
-            return ExitCode::FAILURE;
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let signal_stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                signal_stop.store(true, Ordering::SeqCst);
-            }
-        });
-        let progress: Box<dyn Progress> = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            Box::new(BarProgress::default())
-        } else {
-            Box::new(LogProgress::new(context.printer.clone()))
-        };
-        let width = desired.teams_in_parallel.max(1) as usize
-            * desired
-                .rollout
-                .values()
-                .map(|settings| settings.max_unavailable.max(1) as usize)
-                .max()
-                .unwrap_or(1);
-        let apply_options = ApplyOptions {
-            concurrency: width.max(8),
-            delete_workspaces: args.prune_volumes,
-        };
-        let started = std::time::Instant::now();
-        let outcome = crate::apply::apply(
+        crate::apply::lock::hold_while(
             &backend,
-            desired,
-            &plan,
-            &apply_options,
-            progress.as_ref(),
-            &stop,
+            holder,
+            locked(context, args, desired, saved, &backend),
         )
-        .await;
-        report(context, &plan, &outcome, started.elapsed().as_secs_f64());
-        if outcome.succeeded() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+        .await
     })
+}
+
+/// Everything an apply does while it holds the fleet's lock: observe, plan, confirm,
+/// prepare, walk the waves, report.
+#[cfg(feature = "docker")]
+async fn locked(
+    context: &Context,
+    args: &ApplyArgs,
+    desired: &Desired,
+    saved: Option<Plan>,
+    backend: &super::live::LiveBackend,
+) -> ExitCode {
+    use crate::backend::Backend;
+    use crate::plan::PlanOptions;
+
+    let observed = match backend.observe().await {
+        Ok(observed) => observed,
+        Err(error) => {
+            context.printer.error(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = PlanOptions {
+        prune: args.prune || desired.prune.enabled,
+    };
+    let fresh = crate::plan::plan(desired, &observed, &options);
+    let plan = match saved {
+        Some(saved) => match check_saved(&saved, desired, &fresh) {
+            Ok(()) => saved,
+            Err(message) => {
+                context.printer.err(&message);
+                return ExitCode::FAILURE;
+            }
+        },
+        None => fresh,
+    };
+    context
+        .printer
+        .out(&crate::render::text(&plan, context.printer.colour_stdout()));
+    if !plan.summary.has_changes() {
+        return ExitCode::SUCCESS;
+    }
+    if let Some(guard) = plan
+        .mass_deletion
+        .as_ref()
+        .filter(|_| !args.allow_mass_delete)
+    {
+        context.printer.err(&super::mass_deletion_refusal(guard));
+        return ExitCode::FAILURE;
+    }
+    if !confirmed(context, args.yes) {
+        return ExitCode::FAILURE;
+    }
+    walk(context, args, desired, &plan, backend).await
+}
+
+/// Prepares the backend and walks the plan's waves with progress and a stop on Ctrl-C.
+#[cfg(feature = "docker")]
+async fn walk(
+    context: &Context,
+    args: &ApplyArgs,
+    desired: &Desired,
+    plan: &Plan,
+    backend: &super::live::LiveBackend,
+) -> ExitCode {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::apply::{ApplyOptions, BarProgress, LogProgress, Progress};
+    use crate::backend::Backend;
+    use crate::plan::Op;
+
+    // Images and secrets are checked for every agent that gets a new container.
+    let touched: Vec<&crate::desired::Agent> = plan
+        .steps
+        .iter()
+        .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
+        .filter_map(|step| desired.agent(&step.agent))
+        .collect();
+    if let Err(error) = backend.prepare(&touched).await {
+        context.printer.error(&error);
+        context.printer.err("nothing was changed");
+        return ExitCode::FAILURE;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal_stop = Arc::clone(&stop);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            signal_stop.store(true, Ordering::SeqCst);
+        }
+    });
+    let progress: Box<dyn Progress> = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Box::new(BarProgress::default())
+    } else {
+        Box::new(LogProgress::new(context.printer.clone()))
+    };
+    let width = desired.teams_in_parallel.max(1) as usize
+        * desired
+            .rollout
+            .values()
+            .map(|settings| settings.max_unavailable.max(1) as usize)
+            .max()
+            .unwrap_or(1);
+    let apply_options = ApplyOptions {
+        concurrency: width.max(8),
+        delete_workspaces: args.prune_volumes,
+    };
+    let started = std::time::Instant::now();
+    let outcome = crate::apply::apply(
+        backend,
+        desired,
+        plan,
+        &apply_options,
+        progress.as_ref(),
+        &stop,
+    )
+    .await;
+    report(context, plan, &outcome, started.elapsed().as_secs_f64());
+    if outcome.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(not(feature = "docker"))]

@@ -7,6 +7,7 @@ pub mod pilot;
 pub mod plan;
 pub mod schema;
 pub mod status;
+pub mod unlock;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run(&context, &args),
         Command::Apply(args) => apply::run(&context, &args),
         Command::Status(args) => status::run(&context, &args),
+        Command::Unlock(args) => unlock::run(&context, &args),
         Command::Schema(args) => schema::run(&context, &args.out),
         Command::Pilot {
             command: PilotCommand::Manifests(args),

@@ -195,6 +195,7 @@ impl Drop for Fleet {
                 let _ = docker(&["volume", "rm", "-f", name]);
             }
         }
+        let _ = docker(&["rm", "-f", &clawops::backend::docker::lock_name(&self.name)]);
         let _ = docker(&["network", "rm", &format!("{}-net", self.name)]);
     }
 }

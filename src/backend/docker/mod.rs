@@ -17,6 +17,8 @@
 mod connect;
 mod containers;
 mod health;
+mod lock;
+pub use lock::lock_name;
 mod observe;
 mod pilot;
 mod workspace;
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
-use super::{Backend, BackendError};
+use super::{Backend, BackendError, LockHolder};
 use crate::desired::Agent;
 use crate::observe::Observed;
 use crate::spec::hiclaw::Probe;
@@ -172,6 +174,18 @@ impl Backend for DockerBackend {
 
     async fn delete_agent(&self, name: &str, workspace: bool) -> Result<(), BackendError> {
         containers::delete_agent(self, name, workspace).await
+    }
+
+    async fn try_lock(&self, holder: &LockHolder) -> Result<(), BackendError> {
+        self.take_lock(holder).await
+    }
+
+    async fn renew_lock(&self, holder: &LockHolder) -> Result<(), BackendError> {
+        self.extend_lock(holder).await
+    }
+
+    async fn unlock(&self, holder: Option<&LockHolder>) -> Result<(), BackendError> {
+        self.release_lock(holder).await
     }
 
     async fn wait_healthy(
