@@ -427,3 +427,150 @@ async fn two_applies_at_once_take_turns_and_create_each_agent_once() {
         10
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_on_the_live_fleet_is_guarded_and_deletes_only_with_consent() {
+    let Some(fleet) = fleet().await else { return };
+    let name = fleet.name.clone();
+    let repository = fleet_repository(&name);
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    for file in [
+        "teams/alpha.yaml",
+        "teams/beta.yaml",
+        "debug/alpha-debug.yaml",
+    ] {
+        std::fs::remove_file(repository.path().join(file)).expect("remove file");
+    }
+    for (human, line) in [
+        ("bob", "  accessibleTeams: [alpha]\n"),
+        ("carol", "  accessibleTeams: [beta]\n"),
+    ] {
+        let path = repository.path().join(format!("humans/{human}.yaml"));
+        let text = std::fs::read_to_string(&path)
+            .expect("human")
+            .replace(line, "");
+        std::fs::write(path, text).expect("write human");
+    }
+    repository.commit("both teams leave git");
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success()
+        .stdout(contains("not managed by git any more"));
+    assert_eq!(
+        inspect(&format!("{name}-worker-alpha-dev"), "{{.State.Running}}"),
+        "true",
+        "kept without pruning"
+    );
+    clawops()
+        .args(["apply", "--yes", "--prune"])
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "refused: this plan takes away 7 of the fleet's 10 agents",
+        ));
+    assert_eq!(
+        inspect(&format!("{name}-worker-alpha-dev"), "{{.State.Running}}"),
+        "true",
+        "the guard touched nothing"
+    );
+    clawops()
+        .args([
+            "apply",
+            "--yes",
+            "--prune",
+            "--allow-mass-delete",
+            "--prune-volumes",
+        ])
+        .arg(repository.path())
+        .assert()
+        .success();
+    let filter = format!("label=clawops.dev/fleet={name}");
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter])
+            .expect("ps")
+            .lines()
+            .count(),
+        3
+    );
+    let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]).expect("volumes");
+    assert!(
+        !volumes.contains("alpha-dev"),
+        "--prune-volumes removed the workspace: {volumes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_killed_mid_upgrade_converges_on_the_next_apply() {
+    let Some(fleet) = fleet().await else { return };
+    let name = fleet.name.clone();
+    let repository = fleet_repository(&name);
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    let upgraded = format!("clawops-test/agent:{name}");
+    docker(&["tag", BASE_IMAGE, &upgraded]).expect("tag the upgrade image");
+    let _untag = Untag(upgraded.clone());
+    repository.write("images.yaml", images(&upgraded));
+    repository.commit("upgrade openclaw agents");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawops"))
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start clawops");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let previous = format!("name={name}.*--previous");
+    while docker(&["ps", "-aq", "--filter", &previous])
+        .expect("ps")
+        .is_empty()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL clawops mid-recreate");
+    let _ = child.wait();
+    clawops()
+        .arg("unlock")
+        .arg(repository.path())
+        .assert()
+        .success();
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    clawops()
+        .args(["plan", "--detailed-exitcode"])
+        .arg(repository.path())
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &previous]).expect("ps"),
+        "",
+        "no container left aside"
+    );
+    let filter = format!("label=clawops.dev/fleet={name}");
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter])
+            .expect("ps")
+            .lines()
+            .count(),
+        10,
+        "no duplicate or orphan"
+    );
+    assert_eq!(
+        inspect(&format!("{name}-worker-scout"), "{{.Config.Image}}"),
+        upgraded
+    );
+}

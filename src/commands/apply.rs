@@ -173,6 +173,12 @@ async fn locked(
     use crate::backend::Backend;
     use crate::plan::PlanOptions;
 
+    // Finish what an interrupted apply left behind (a recreate cut short) before looking
+    // at the fleet, so the plan starts from a settled state.
+    if let Err(error) = backend.prepare(&[]).await {
+        context.printer.error(&error);
+        return ExitCode::FAILURE;
+    }
     let observed = match backend.observe().await {
         Ok(observed) => observed,
         Err(error) => {

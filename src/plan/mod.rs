@@ -46,7 +46,14 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Pl
                 .agent(&agent.name)
                 .is_none_or(|desired| !desired.container_managed)
         })
-        .map(|agent| (agent.name.clone(), compare::gone_agent(options.prune)))
+        .map(|agent| rollout::Gone {
+            agent: agent.name.clone(),
+            mounts_others: agent
+                .last_applied
+                .as_ref()
+                .is_some_and(|applied| !applied.debug_targets.is_empty()),
+            actions: compare::gone_agent(options.prune),
+        })
         .collect();
     let rollout::Rollout { steps, waves } = rollout::order(desired, actions, gone);
     let mut summary = summarize(&steps);

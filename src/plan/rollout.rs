@@ -29,11 +29,21 @@ struct Batch {
     actions: Vec<(String, Op, Vec<Cause>)>,
 }
 
+/// An agent that left git, with what happens to it.
+pub(super) struct Gone {
+    /// Its resource name.
+    pub agent: String,
+    /// It mounts other agents' workspaces (a DebugWorker): removed before them.
+    pub mounts_others: bool,
+    /// Delete or keep.
+    pub actions: Actions,
+}
+
 /// Orders every agent's actions into steps and waves.
 pub(super) fn order(
     desired: &Desired,
     mut actions: BTreeMap<String, Actions>,
-    gone: Vec<(String, Actions)>,
+    gone: Vec<Gone>,
 ) -> Rollout {
     let mut sets: Vec<Vec<Vec<Batch>>> = Vec::new();
     let mut parallel_teams: Vec<Vec<Batch>> = Vec::new();
@@ -58,19 +68,28 @@ pub(super) fn order(
     if !parallel_teams.is_empty() {
         sets.push(parallel_teams);
     }
-    if !gone.is_empty() {
-        let actions = gone
-            .into_iter()
-            .flat_map(|(agent, actions)| {
-                actions
-                    .into_iter()
-                    .map(move |(op, causes)| (agent.clone(), op, causes))
-            })
-            .collect();
-        sets.push(vec![vec![Batch {
+    // Agents that mount other agents' workspaces (DebugWorkers) go first, so the
+    // workspaces they mount can be deleted in the wave after.
+    let (mounting, others): (Vec<_>, Vec<_>) =
+        gone.into_iter().partition(|gone| gone.mounts_others);
+    let batches: Vec<Batch> = [mounting, others]
+        .into_iter()
+        .filter(|agents| !agents.is_empty())
+        .map(|agents| Batch {
             group: DELETES_GROUP.to_owned(),
-            actions,
-        }]]);
+            actions: agents
+                .into_iter()
+                .flat_map(|gone| {
+                    let agent = gone.agent;
+                    gone.actions
+                        .into_iter()
+                        .map(move |(op, causes)| (agent.clone(), op, causes))
+                })
+                .collect(),
+        })
+        .collect();
+    if !batches.is_empty() {
+        sets.push(vec![batches]);
     }
     build(desired, sets)
 }

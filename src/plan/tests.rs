@@ -672,3 +672,18 @@ fn unmanaged_agents_are_left_alone() {
     let plan = plan_of(&fleet(vec![outside]), &Observed::empty());
     assert!(plan.steps.is_empty());
 }
+
+#[test]
+fn a_debug_worker_is_deleted_before_the_workspaces_it_mounts() {
+    let dev = agent("dev", "alpha", AgentState::Running);
+    let mut debug = agent("debug", "debug", AgentState::Running);
+    debug.role = AgentRole::Debug;
+    debug.debug_targets = vec!["dev".into()];
+    let observed = observed(vec![applied(&dev), applied(&debug)]);
+    let plan = plan(&fleet(Vec::new()), &observed, &PlanOptions { prune: true });
+    assert_eq!(
+        wave_ops(&plan),
+        vec![(0, "debug".into()), (1, "dev".into())]
+    );
+    assert_eq!(plan.steps[1].depends_on, vec![0]);
+}
