@@ -10,6 +10,11 @@ use crate::desired::Desired;
 use crate::plan::Plan;
 use crate::spec::Config;
 
+/// Agents of one wave worked on at once, at least: creating and health-gating is mostly
+/// waiting on the engine, and the waves already bound how many agents restart together.
+#[cfg(feature = "docker")]
+const MIN_CONCURRENCY: usize = 32;
+
 /// Applies; exit 0 when every step succeeded (or nothing changes), 1 otherwise.
 pub fn run(context: &Context, args: &ApplyArgs) -> ExitCode {
     let Some((desired, config)) = resolve_at(context, &args.source.options()) else {
@@ -268,7 +273,7 @@ async fn walk(
             .max()
             .unwrap_or(1);
     let apply_options = ApplyOptions {
-        concurrency: width.max(8),
+        concurrency: width.max(MIN_CONCURRENCY),
         delete_workspaces: args.prune_volumes,
     };
     let started = std::time::Instant::now();

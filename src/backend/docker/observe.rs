@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use bollard::models::{ContainerInspectResponse, HealthStatusEnum};
 use bollard::query_parameters::ListVolumesOptionsBuilder;
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::workspace::{self, RECORD_PATH};
 use super::{
@@ -18,7 +18,7 @@ use crate::observe::{Health, Observed, ObservedAgent, ObservedSource, ObservedSt
 use crate::spec::hiclaw::AgentState;
 
 /// How many containers are inspected at once.
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 32;
 
 /// See [`crate::backend::Backend::observe`].
 pub(super) async fn observe(backend: &DockerBackend) -> Result<Observed, BackendError> {
@@ -27,12 +27,12 @@ pub(super) async fn observe(backend: &DockerBackend) -> Result<Observed, Backend
         .into_iter()
         .filter(|name| !name.ends_with(SET_ASIDE_SUFFIX))
         .collect();
-    let mut agents = Vec::new();
-    for chunk in names.chunks(CONCURRENCY) {
-        let observed =
-            try_join_all(chunk.iter().map(|name| observe_container(backend, name))).await?;
-        agents.extend(observed.into_iter().flatten());
-    }
+    let observed: Vec<Option<ObservedAgent>> = futures_util::stream::iter(names.clone())
+        .map(|name| async move { observe_container(backend, &name).await })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut agents: Vec<ObservedAgent> = observed.into_iter().flatten().collect();
     let with_container: BTreeSet<String> = names.into_iter().collect();
     agents.extend(missing_agents(backend, &with_container).await?);
     agents.sort_by(|left, right| left.name.cmp(&right.name));
