@@ -211,12 +211,7 @@ async fn locked(
     if !plan.summary.has_changes() {
         return ExitCode::SUCCESS;
     }
-    if let Some(guard) = plan
-        .mass_deletion
-        .as_ref()
-        .filter(|_| !args.allow_mass_delete)
-    {
-        context.printer.err(&super::mass_deletion_refusal(guard));
+    if super::refused_by_guard(context, &plan, args.allow_mass_delete) {
         return ExitCode::FAILURE;
     }
     if !confirmed(context, args.yes) {

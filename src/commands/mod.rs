@@ -67,9 +67,13 @@ pub(crate) fn resolve_at(context: &Context, options: &SourceOptions) -> Option<(
     Some((desired, checked.spec.config))
 }
 
-/// The message of the blast-radius guard: how many agents, which groups, how to override.
-pub(crate) fn mass_deletion_refusal(guard: &crate::plan::MassDeletion) -> String {
-    format!(
+/// The blast-radius guard: prints the refusal and returns `true` when the plan takes away
+/// too much of the fleet and `--allow-mass-delete` was not given.
+pub(crate) fn refused_by_guard(context: &Context, plan: &crate::plan::Plan, allowed: bool) -> bool {
+    let Some(guard) = plan.mass_deletion.as_ref().filter(|_| !allowed) else {
+        return false;
+    };
+    context.printer.err(&format!(
         "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
          If that is really intended, run again with --allow-mass-delete.",
         guard.count,
@@ -77,7 +81,8 @@ pub(crate) fn mass_deletion_refusal(guard: &crate::plan::MassDeletion) -> String
         guard.count * 100 / guard.fleet_size.max(1),
         guard.limit_percent,
         guard.groups.join(", ")
-    )
+    ));
+    true
 }
 
 /// Reads and checks the desired state; prints the source error and returns `None` when the

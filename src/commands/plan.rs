@@ -79,12 +79,7 @@ fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Obse
         ));
         return ExitCode::FAILURE;
     }
-    if let Some(guard) = plan
-        .mass_deletion
-        .as_ref()
-        .filter(|_| !args.allow_mass_delete)
-    {
-        context.printer.err(&super::mass_deletion_refusal(guard));
+    if super::refused_by_guard(context, &plan, args.allow_mass_delete) {
         return ExitCode::FAILURE;
     }
     if args.detailed_exitcode && plan.summary.has_changes() {

@@ -285,7 +285,8 @@ fn quick_header(document: DocumentText<'_>) -> Option<Header> {
             return None;
         }
         let value = rest.split(" #").next().unwrap_or(rest).trim();
-        let column = line.len() - rest.len() + rest.len() - rest.trim_start().len() + 1;
+        // The value starts after the key and the blanks that follow it (keys are ASCII).
+        let column = line.len() - rest.trim_start().len() + 1;
         let unquoted = value
             .strip_prefix('"')
             .and_then(|inner| inner.strip_suffix('"'))

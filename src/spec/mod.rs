@@ -9,6 +9,7 @@ pub mod clawops;
 pub mod config;
 pub mod diagnostic;
 pub mod document;
+pub mod env;
 pub mod hiclaw;
 mod load;
 pub mod located;

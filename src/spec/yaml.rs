@@ -179,7 +179,11 @@ fn describe(error: &YamlError) -> (Code, String, Option<String>) {
             format!("invalid value: {unexpected}, expected {expected}"),
             Some(format!("write {expected} here")),
         ),
-        YamlError::Message { msg, .. } => (Code::InvalidValue, strip_location(msg), None),
+        YamlError::Message { msg, .. } => (
+            Code::InvalidValue,
+            strip_location(msg),
+            Some("see docs/format.md for the forms this field takes".to_owned()),
+        ),
         YamlError::NullIntoString { .. } => (
             Code::InvalidValue,
             "a null value where text is expected".to_owned(),
