@@ -27,7 +27,7 @@ rootfs=$(mktemp -d)
 mkdir -p "$rootfs/bin" "$rootfs/root" "$rootfs/tmp"
 cp /bin/busybox "$rootfs/bin/"
 for tool in sh sleep cat ls true test mkdir echo; do ln -sf busybox "$rootfs/bin/$tool"; done
-tar -C "$rootfs" -c . | docker import --change 'CMD ["sleep","86400"]' --change 'ENV PATH=/bin' - clawops-bench/agent:v1 >/dev/null
+tar -C "$rootfs" -c . | docker import --change 'CMD ["sh","-c","trap \"exit 0\" TERM; sleep 86400 & wait"]' --change 'ENV PATH=/bin' - clawops-bench/agent:v1 >/dev/null
 docker tag clawops-bench/agent:v1 clawops-bench/agent:v2
 rm -rf "$rootfs"
 
@@ -84,7 +84,7 @@ for tag in ("v1", "v2"):
 print(f"{len(agents)} agents")
 PY
 
-clawops_reset="docker ps -aq --filter label=clawops.dev/fleet=bench-clawops | xargs -r docker rm -f >/dev/null; docker volume ls -q --filter label=clawops.dev/fleet=bench-clawops | xargs -r docker volume rm >/dev/null; docker rm -f clawops-lock-bench-clawops >/dev/null 2>&1 || true"
+clawops_reset="docker ps -aq --filter label=clawops.dev/fleet=bench-clawops | xargs -r docker rm -f >/dev/null; docker volume ls -q --filter label=clawops.dev/fleet=bench-clawops | xargs -r docker volume rm >/dev/null; docker rm -f clawops-lock-bench-clawops clawops-records-bench-clawops >/dev/null 2>&1 || true"
 compose_reset="$compose -p bench -f $work/compose-v1.yaml down -v --remove-orphans >/dev/null 2>&1"
 
 hyperfine --runs 3 --export-markdown "$work/apply-first.md" \

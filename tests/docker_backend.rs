@@ -276,7 +276,8 @@ async fn remove_keeps_the_workspace_and_delete_drops_it() {
     let observed = fleet.backend.observe().await.expect("observe");
     assert_eq!(observed.agents.len(), 1);
     assert_eq!(observed.agents[0].status, ObservedStatus::Missing);
-    assert_eq!(observed.agents[0].applied_state, Some(AgentState::Running));
+    // Removed on purpose: recorded as Stopped, so it is not drift ("removed by hand").
+    assert_eq!(observed.agents[0].applied_state, Some(AgentState::Stopped));
     fleet
         .backend
         .create_agent(&agent, None)

@@ -149,6 +149,9 @@ fn execute(
                 return ExitCode::FAILURE;
             }
         };
+        if saved.is_none() && already_settled(context, args, desired, &backend).await {
+            return ExitCode::SUCCESS;
+        }
         let holder = match crate::apply::lock::acquire(&backend, lock_timeout).await {
             Ok(holder) => holder,
             Err(error) => {
@@ -163,6 +166,34 @@ fn execute(
         )
         .await
     })
+}
+
+/// Whether the live fleet already is what `desired` says (and no interrupted apply left
+/// anything unsettled): then there is nothing to apply, the lock is not needed, and the
+/// empty plan is shown. Any doubt (an error, a change) goes the locked way, which observes
+/// again under the lock.
+#[cfg(feature = "docker")]
+async fn already_settled(
+    context: &Context,
+    args: &ApplyArgs,
+    desired: &Desired,
+    backend: &super::live::LiveBackend,
+) -> bool {
+    use crate::backend::Backend;
+    let Ok(observed) = backend.observe().await else {
+        return false;
+    };
+    let options = crate::plan::PlanOptions {
+        prune: args.prune || desired.prune.enabled,
+    };
+    let plan = crate::plan::plan(desired, &observed, &options);
+    if plan.summary.has_changes() || !observed.interrupted.is_empty() {
+        return false;
+    }
+    context
+        .printer
+        .out(&crate::render::text(&plan, context.printer.colour_stdout()));
+    true
 }
 
 /// Everything an apply does while it holds the fleet's lock: observe, plan, confirm,

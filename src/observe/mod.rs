@@ -107,6 +107,10 @@ pub struct Observed {
     pub source: ObservedSource,
     /// Every agent of this fleet, sorted by name.
     pub agents: Vec<ObservedAgent>,
+    /// Agents an interrupted apply left unsettled (a recreate cut short: the old container
+    /// still set aside), sorted; the next apply settles them before anything else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupted: Vec<String>,
 }
 
 impl Observed {
@@ -115,6 +119,7 @@ impl Observed {
         Self {
             source: ObservedSource::Empty,
             agents: Vec::new(),
+            interrupted: Vec::new(),
         }
     }
 
@@ -137,6 +142,7 @@ impl Observed {
                 revision: base.revision.clone(),
             },
             agents,
+            interrupted: Vec::new(),
         }
     }
 

@@ -89,6 +89,7 @@ fn observed(agents: Vec<ObservedAgent>) -> Observed {
     Observed {
         source: crate::observe::ObservedSource::Empty,
         agents,
+        interrupted: Vec::new(),
     }
 }
 

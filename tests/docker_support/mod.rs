@@ -86,7 +86,9 @@ fn import(tag: &str, pilot: bool) {
     docker(&[
         "import",
         "--change",
-        "CMD [\"sleep\",\"86400\"]",
+        // PID 1 exits on SIGTERM, as an agent does (a bare `sleep` would ignore it and
+        // every stop would wait out the grace period).
+        "CMD [\"sh\",\"-c\",\"trap 'exit 0' TERM; sleep 86400 & wait\"]",
         "--change",
         "ENV PATH=/bin",
         &path,
@@ -196,6 +198,7 @@ impl Drop for Fleet {
             }
         }
         let _ = docker(&["rm", "-f", &clawops::backend::docker::lock_name(&self.name)]);
+        let _ = docker(&["rm", "-f", &clawops::backend::docker::records_name(&self.name)]);
         let _ = docker(&["network", "rm", &format!("{}-net", self.name)]);
     }
 }

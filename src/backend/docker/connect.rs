@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use bollard::Docker;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListContainersOptionsBuilder, RenameContainerOptionsBuilder,
+    CreateImageOptionsBuilder, RenameContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt;
 
@@ -146,34 +146,14 @@ pub(super) async fn ensure_network(backend: &DockerBackend) -> Result<(), Backen
     }
 }
 
-/// The fleet's containers' names (without the leading `/`), set-aside ones included.
-pub(super) async fn fleet_container_names(
-    backend: &DockerBackend,
-) -> Result<Vec<String>, BackendError> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{FLEET_LABEL}={}", backend.fleet)],
-    )]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let containers = backend
-        .docker
-        .list_containers(Some(options))
-        .await
-        .map_err(request_error("list containers", &backend.fleet))?;
-    Ok(containers
-        .into_iter()
-        .filter_map(|container| container.names?.into_iter().next())
-        .map(|name| name.trim_start_matches('/').to_owned())
-        .collect())
-}
-
 /// After an interrupted recreate: drops a set-aside container whose agent has a container
 /// again, renames one back whose agent has none.
 async fn recover_set_aside(backend: &DockerBackend) -> Result<(), BackendError> {
-    let names = fleet_container_names(backend).await?;
+    let containers = super::observe::list_containers(backend).await?;
+    let names: Vec<String> = containers
+        .iter()
+        .filter_map(super::observe::container_name)
+        .collect();
     for set_aside in names.iter().filter(|name| name.ends_with(SET_ASIDE_SUFFIX)) {
         let agent = set_aside.trim_end_matches(SET_ASIDE_SUFFIX);
         if names.iter().any(|name| name == agent) {

@@ -12,7 +12,8 @@ use bollard::query_parameters::{
     RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 
-use super::workspace::{self, AppliedRecord, PREVIOUS_PATH, RECORD_PATH};
+use super::records::{self, StoredRecord};
+use super::workspace;
 use super::{
     AGENT_LABEL, APPLIED_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL,
     ROLE_LABEL, RUNTIME_HASH_LABEL, STATE_LABEL, STOP_GRACE_SECONDS, is_not_found, request_error,
@@ -31,10 +32,8 @@ fn applied_labels(
     agent: &Agent,
     commit: Option<&str>,
 ) -> Result<HashMap<String, String>, BackendError> {
-    let mut record = agent.clone();
-    // The workspace lives in the applied record inside the volume, not in a label.
-    record.workspace.clear();
-    let applied = serde_json::to_string(&record).map_err(|source| BackendError::Request {
+    // The whole agent, workspace files included: observing reads it from the list call.
+    let applied = serde_json::to_string(agent).map_err(|source| BackendError::Request {
         operation: "encode applied labels",
         agent: agent.name.clone(),
         source: Box::new(source),
@@ -198,9 +197,8 @@ async fn create_container(
         .create_container(Some(options), body)
         .await
         .map_err(request_error("create", &agent.name))?;
-    let record = AppliedRecord::of(agent, commit);
     let home = workspace::home(agent);
-    workspace::upload(backend, &agent.name, &home, &agent.workspace, &record).await
+    workspace::upload(backend, &agent.name, &home, &agent.workspace).await
 }
 
 /// Creates the container and starts it unless the agent is asleep.
@@ -230,17 +228,13 @@ pub(super) async fn create_agent(
     create_and_start(backend, agent, commit).await
 }
 
-/// Sets the old container aside (stopped, renamed, its record saved) and creates the new.
+/// Sets the old container aside (stopped and renamed; its record stays valid, as it names
+/// the old container) and creates the new.
 pub(super) async fn recreate_agent(
     backend: &DockerBackend,
     agent: &Agent,
     commit: Option<&str>,
 ) -> Result<(), BackendError> {
-    let home = workspace::home(agent);
-    let previous = workspace::read_record(backend, &agent.name, &home, RECORD_PATH).await?;
-    if let Some(previous) = previous {
-        workspace::write_record(backend, &agent.name, &home, PREVIOUS_PATH, &previous).await?;
-    }
     stop(backend, &agent.name).await?;
     let options = RenameContainerOptionsBuilder::new()
         .name(&set_aside_name(&agent.name))
@@ -254,20 +248,18 @@ pub(super) async fn recreate_agent(
     create_and_start(backend, agent, commit).await
 }
 
-/// Removes the new container, renames the old one back, restores its workspace files and
-/// record, and starts it if it was running.
+/// Removes the new container, renames the old one back, restores the workspace files of
+/// its record, and starts it if it was running.
 pub(super) async fn roll_back(backend: &DockerBackend, name: &str) -> Result<(), BackendError> {
     let old = set_aside_name(name);
-    let inspect = backend
-        .docker
-        .inspect_container(&old, None)
-        .await
-        .map_err(request_error("roll back", name))?;
-    let home = inspect
-        .config
-        .and_then(|config| config.working_dir)
-        .filter(|dir| !dir.is_empty())
-        .unwrap_or_else(|| "/root".to_owned());
+    let Some((_, previous)) = records::current(backend, &old).await? else {
+        return Err(BackendError::Request {
+            operation: "roll back",
+            agent: name.to_owned(),
+            source: format!("no container {old} to restore").into(),
+        });
+    };
+    let home = container_home(backend, &old).await?;
     remove_container(backend, name, "roll back").await?;
     let options = RenameContainerOptionsBuilder::new().name(name).build();
     backend
@@ -275,11 +267,10 @@ pub(super) async fn roll_back(backend: &DockerBackend, name: &str) -> Result<(),
         .rename_container(&old, options)
         .await
         .map_err(request_error("roll back", name))?;
-    let previous = workspace::read_record(backend, name, &home, PREVIOUS_PATH).await?;
     let Some(previous) = previous else {
         return start(backend, name).await;
     };
-    workspace::upload(backend, name, &home, &previous.workspace, &previous).await?;
+    workspace::upload(backend, name, &home, &previous.workspace).await?;
     if previous.state == AgentState::Running {
         start(backend, name).await?;
     }
@@ -321,18 +312,46 @@ async fn container_home(backend: &DockerBackend, name: &str) -> Result<String, B
         .unwrap_or_else(|| "/root".to_owned()))
 }
 
+/// Stores the agent's record with `state`; `keep_container: false` records that the
+/// agent has no container on purpose. `false` when the agent has no container.
+async fn record_state(
+    backend: &DockerBackend,
+    name: &str,
+    state: AgentState,
+    keep_container: bool,
+) -> Result<bool, BackendError> {
+    let Some((container, record)) = records::current(backend, name).await? else {
+        return Ok(false);
+    };
+    if let Some(mut record) = record {
+        record.state = state;
+        let stored = StoredRecord {
+            container: keep_container.then_some(container),
+            record,
+        };
+        records::write(backend, name, &stored).await?;
+    }
+    Ok(true)
+}
+
 /// Records the Sleeping state, then stops the agent.
 pub(super) async fn sleep_agent(backend: &DockerBackend, name: &str) -> Result<(), BackendError> {
-    let home = container_home(backend, name).await?;
-    workspace::record_state(backend, name, &home, AgentState::Sleeping).await?;
+    record_state(backend, name, AgentState::Sleeping, true).await?;
     stop(backend, name).await
 }
 
 /// Records the Running state, then starts the agent.
 pub(super) async fn wake_agent(backend: &DockerBackend, name: &str) -> Result<(), BackendError> {
-    let home = container_home(backend, name).await?;
-    workspace::record_state(backend, name, &home, AgentState::Running).await?;
+    record_state(backend, name, AgentState::Running, true).await?;
     start(backend, name).await
+}
+
+/// Records the Stopped state, then removes the agent's container (its volume stays).
+pub(super) async fn remove_agent(backend: &DockerBackend, name: &str) -> Result<(), BackendError> {
+    if record_state(backend, name, AgentState::Stopped, false).await? {
+        remove_container(backend, name, "remove").await?;
+    }
+    Ok(())
 }
 
 /// Removes a container (stopping it first); a missing one is fine.

@@ -13,8 +13,9 @@ use super::workspace::{read_file, upload_files};
 use super::{DockerBackend, is_not_found, request_error};
 use crate::backend::{BackendError, LockHolder};
 
-/// The tiny local image the lock container is made from (imported, never pulled).
-const LOCK_IMAGE: &str = "clawops/lock:1";
+/// The tiny local image the lock and record containers are made from (imported, never
+/// pulled; they are never started).
+pub(super) const HOLDER_IMAGE: &str = "clawops/lock:1";
 /// The lease file inside the lock container.
 const LEASE_FILE: &str = "/lease.json";
 /// Label marking lock containers, with the fleet as value (not the fleet label: a lock
@@ -29,7 +30,7 @@ pub fn lock_name(fleet: &str) -> String {
 impl DockerBackend {
     /// Takes the lock, or reports its live holder; takes over an expired lease.
     pub(super) async fn take_lock(&self, holder: &LockHolder) -> Result<(), BackendError> {
-        self.ensure_lock_image().await?;
+        self.ensure_holder_image().await?;
         for _ in 0..2 {
             if self.create_lock_container().await? {
                 return self.write_lease(holder).await;
@@ -78,8 +79,8 @@ impl DockerBackend {
         self.remove_lock().await
     }
 
-    async fn ensure_lock_image(&self) -> Result<(), BackendError> {
-        if self.docker.inspect_image(LOCK_IMAGE).await.is_ok() {
+    pub(super) async fn ensure_holder_image(&self) -> Result<(), BackendError> {
+        if self.docker.inspect_image(HOLDER_IMAGE).await.is_ok() {
             return Ok(());
         }
         let mut builder = tar::Builder::new(Vec::new());
@@ -90,7 +91,7 @@ impl DockerBackend {
         header.set_cksum();
         let encode_error = |source: std::io::Error| BackendError::Request {
             operation: "build the lock image",
-            agent: LOCK_IMAGE.to_owned(),
+            agent: HOLDER_IMAGE.to_owned(),
             source: Box::new(source),
         };
         builder
@@ -107,7 +108,7 @@ impl DockerBackend {
             .create_image(Some(options), Some(bollard::body_full(rootfs.into())), None)
             .try_collect::<Vec<_>>()
             .await
-            .map_err(request_error("build the lock image", LOCK_IMAGE))?;
+            .map_err(request_error("build the lock image", HOLDER_IMAGE))?;
         Ok(())
     }
 
@@ -115,7 +116,7 @@ impl DockerBackend {
     async fn create_lock_container(&self) -> Result<bool, BackendError> {
         let name = lock_name(&self.fleet);
         let body = ContainerCreateBody {
-            image: Some(LOCK_IMAGE.to_owned()),
+            image: Some(HOLDER_IMAGE.to_owned()),
             labels: Some(
                 [(LOCK_LABEL.to_owned(), self.fleet.clone())]
                     .into_iter()

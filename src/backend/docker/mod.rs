@@ -1,18 +1,18 @@
 //! The Docker backend (bollard): one container per agent, a named volume per agent for its
 //! workspace, everything labelled with the fleet so nothing else is ever touched.
 //!
-//! What clawops applied is recorded twice: as labels on the container (fixed at creation:
-//! runtime hash, the applied [`Agent`] record as JSON) and in `$HOME/.clawops/applied.json`
-//! inside the agent's workspace volume (what changes without a new container: the config
-//! hash, the workspace files, the commit and the applied state), see [`workspace`].
+//! What clawops applied is recorded on the container's labels at creation (runtime hash,
+//! config hash, commit, state and the whole applied [`Agent`], workspace files included),
+//! and what changes later without a new container (hot push, sleep, wake, removal for
+//! `Stopped`) in the fleet's record container, see [`records`]. Observing is one list of
+//! containers, one of volumes and one read of the records, however large the fleet.
 //!
 //! A recreate renames the old container to `<name>--previous`: that name is the marker of
 //! a container set aside (labels cannot change on a live container). It is never reported
 //! as an agent, and [`Backend::prepare`] cleans up after an interrupted recreate.
 //!
-//! Removing an agent (desired `Stopped`) keeps its volume; such an agent is observed as
-//! `Missing` with the state recorded on its volume's labels at first creation. A desired
-//! `Stopped` agent that is missing plans nothing, so this is enough for the planner.
+//! Removing an agent (desired `Stopped`) keeps its volume and stores a `Stopped` record;
+//! such an agent is observed as `Missing` with that state.
 
 mod connect;
 mod containers;
@@ -21,6 +21,8 @@ mod lock;
 pub use lock::lock_name;
 mod observe;
 mod pilot;
+mod records;
+pub use records::records_name;
 mod workspace;
 
 use std::time::Duration;
@@ -169,7 +171,7 @@ impl Backend for DockerBackend {
     }
 
     async fn remove_agent(&self, name: &str) -> Result<(), BackendError> {
-        containers::remove_container(self, name, "remove").await
+        containers::remove_agent(self, name).await
     }
 
     async fn delete_agent(&self, name: &str, workspace: bool) -> Result<(), BackendError> {

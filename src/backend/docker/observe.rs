@@ -1,57 +1,94 @@
-//! Observe: the fleet's containers (inspected, their applied record read from the volume)
-//! and the fleet's workspace volumes without a container (reported `Missing`).
+//! Observe: the fleet in three requests made at once, whatever its size: the list of its
+//! containers (their labels carry what was applied at creation), the list of its
+//! workspace volumes (agents without a container are reported `Missing`), and the stored
+//! applied records (what changed since creation). A container is inspected only when the
+//! list cannot tell which image it runs.
 
 use std::collections::{BTreeSet, HashMap};
 
-use bollard::models::{ContainerInspectResponse, HealthStatusEnum};
-use bollard::query_parameters::ListVolumesOptionsBuilder;
-use futures_util::{StreamExt, TryStreamExt};
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, Volume};
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
 
-use super::workspace::{self, RECORD_PATH};
+use super::records::{self, StoredRecord};
 use super::{
-    AGENT_LABEL, APPLIED_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL,
+    AGENT_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL,
     RUNTIME_HASH_LABEL, SET_ASIDE_SUFFIX, STATE_LABEL, request_error,
 };
 use crate::backend::BackendError;
-use crate::desired::Agent;
 use crate::observe::{Health, Observed, ObservedAgent, ObservedSource, ObservedStatus};
-use crate::spec::hiclaw::AgentState;
-
-/// How many containers are inspected at once.
-const CONCURRENCY: usize = 32;
 
 /// See [`crate::backend::Backend::observe`].
 pub(super) async fn observe(backend: &DockerBackend) -> Result<Observed, BackendError> {
-    let names = super::connect::fleet_container_names(backend).await?;
-    let names: Vec<String> = names
-        .into_iter()
-        .filter(|name| !name.ends_with(SET_ASIDE_SUFFIX))
-        .collect();
-    let observed: Vec<Option<ObservedAgent>> = futures_util::stream::iter(names.clone())
-        .map(|name| async move { observe_container(backend, &name).await })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut agents: Vec<ObservedAgent> = observed.into_iter().flatten().collect();
-    let with_container: BTreeSet<String> = names.into_iter().collect();
-    agents.extend(missing_agents(backend, &with_container).await?);
+    let (containers, volumes, stored) = tokio::try_join!(
+        list_containers(backend),
+        list_volumes(backend),
+        records::read_all(backend),
+    )?;
+    let mut agents = Vec::new();
+    let mut interrupted = Vec::new();
+    let mut with_container = BTreeSet::new();
+    for container in &containers {
+        let Some(name) = container_name(container) else {
+            continue;
+        };
+        if let Some(agent) = name.strip_suffix(SET_ASIDE_SUFFIX) {
+            interrupted.push(agent.to_owned());
+            continue;
+        }
+        with_container.insert(name.clone());
+        agents.push(observe_container(backend, container, name, &stored).await?);
+    }
+    agents.extend(missing_agents(&volumes, &with_container, &stored));
     agents.sort_by(|left, right| left.name.cmp(&right.name));
+    interrupted.sort();
     Ok(Observed {
         source: ObservedSource::Backend {
             description: format!("docker {}", backend.address),
         },
         agents,
+        interrupted,
     })
 }
 
-/// An applied state as recorded in a label.
-fn parse_state(value: Option<&String>) -> Option<AgentState> {
-    match value.map(String::as_str) {
-        Some("Running") => Some(AgentState::Running),
-        Some("Sleeping") => Some(AgentState::Sleeping),
-        Some("Stopped") => Some(AgentState::Stopped),
-        _ => None,
-    }
+/// Every container carrying this fleet's label, set-aside ones included.
+pub(super) async fn list_containers(
+    backend: &DockerBackend,
+) -> Result<Vec<ContainerSummary>, BackendError> {
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{FLEET_LABEL}={}", backend.fleet)],
+    )]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    backend
+        .docker
+        .list_containers(Some(options))
+        .await
+        .map_err(request_error("list containers", &backend.fleet))
+}
+
+/// Every volume carrying this fleet's label.
+async fn list_volumes(backend: &DockerBackend) -> Result<Vec<Volume>, BackendError> {
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{FLEET_LABEL}={}", backend.fleet)],
+    )]);
+    let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
+    Ok(backend
+        .docker
+        .list_volumes(Some(options))
+        .await
+        .map_err(request_error("list volumes", &backend.fleet))?
+        .volumes
+        .unwrap_or_default())
+}
+
+/// A container's name without the leading `/`.
+pub(super) fn container_name(container: &ContainerSummary) -> Option<String> {
+    let name = container.names.as_ref()?.first()?;
+    Some(name.trim_start_matches('/').to_owned())
 }
 
 /// A label's value, or empty.
@@ -59,118 +96,113 @@ fn label(labels: &HashMap<String, String>, key: &str) -> String {
     labels.get(key).cloned().unwrap_or_default()
 }
 
-/// The health Docker reports: its health check, else healthy while running.
-fn health_of(inspect: &ContainerInspectResponse, running: bool) -> Health {
-    let status = inspect
-        .state
-        .as_ref()
-        .and_then(|state| state.health.as_ref())
-        .and_then(|health| health.status);
-    match status {
-        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
-        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
-        Some(HealthStatusEnum::STARTING) => Health::Starting,
-        _ if running => Health::Healthy,
-        _ => Health::Unknown,
+/// The health the list reports: its health check's verdict in the status text (`Up 3
+/// minutes (healthy)`), else healthy while running.
+fn health_of(status: &str, running: bool) -> Health {
+    if status.contains("(healthy)") {
+        Health::Healthy
+    } else if status.contains("(unhealthy)") {
+        Health::Unhealthy
+    } else if status.contains("(health: starting)") {
+        Health::Starting
+    } else if running {
+        Health::Healthy
+    } else {
+        Health::Unknown
     }
 }
 
-/// One container; `None` when it vanished meanwhile.
+/// One listed container as an observed agent.
 async fn observe_container(
     backend: &DockerBackend,
-    name: &str,
-) -> Result<Option<ObservedAgent>, BackendError> {
-    let inspect = match backend.docker.inspect_container(name, None).await {
-        Ok(inspect) => inspect,
-        Err(error) if super::is_not_found(&error) => return Ok(None),
-        Err(error) => return Err(request_error("inspect", name)(error)),
-    };
-    let config = inspect.config.clone().unwrap_or_default();
-    let labels = config.labels.clone().unwrap_or_default();
-    if labels.get(FLEET_LABEL) != Some(&backend.fleet) {
-        return Ok(None);
+    container: &ContainerSummary,
+    name: String,
+    stored: &HashMap<String, StoredRecord>,
+) -> Result<ObservedAgent, BackendError> {
+    let labels = container.labels.clone().unwrap_or_default();
+    let id = container.id.clone().unwrap_or_default();
+    let running = container.state == Some(ContainerSummaryStateEnum::RUNNING);
+    let applied = records::from_labels(&labels).map(|(agent, _)| agent);
+    let record = records::in_force(&id, &labels, stored.get(&name));
+    let mut image = container.image.clone().unwrap_or_default();
+    if applied.as_ref().is_some_and(|applied| applied.image != image) {
+        // The list shows an image id once the reference moved on: ask for the reference.
+        image = inspected_image(backend, &name).await?.unwrap_or(image);
     }
-    let running = inspect
-        .state
-        .as_ref()
-        .and_then(|state| state.running)
-        .unwrap_or(false);
-    let home = config
-        .working_dir
-        .clone()
-        .filter(|dir| !dir.is_empty())
-        .unwrap_or_else(|| "/root".to_owned());
-    let record = workspace::read_record(backend, name, &home, RECORD_PATH).await?;
-    let mut last_applied: Option<Agent> = labels
-        .get(APPLIED_LABEL)
-        .and_then(|json| serde_json::from_str(json).ok());
     let commit = label(&labels, COMMIT_LABEL);
     let mut agent = ObservedAgent {
-        name: name.to_owned(),
+        name,
         status: if running {
             ObservedStatus::Running
         } else {
             ObservedStatus::Stopped
         },
-        health: health_of(&inspect, running),
-        image: config.image.clone().unwrap_or_default(),
+        health: health_of(container.status.as_deref().unwrap_or_default(), running),
+        image,
         runtime_hash: label(&labels, RUNTIME_HASH_LABEL),
         config_hash: label(&labels, CONFIG_HASH_LABEL),
         commit: (!commit.is_empty()).then_some(commit),
-        applied_state: parse_state(labels.get(STATE_LABEL)),
-        last_applied: None,
+        applied_state: records::parse_state(labels.get(STATE_LABEL)),
+        last_applied: applied,
     };
     if let Some(record) = record {
         agent.config_hash = record.config_hash.clone();
         agent.commit = record.commit.clone().or(agent.commit);
         agent.applied_state = Some(record.state);
-        if let Some(applied) = &mut last_applied {
+        if let Some(applied) = &mut agent.last_applied {
             applied.workspace = record.workspace;
             applied.config_hash = record.config_hash;
             applied.state = record.state;
         }
     }
-    agent.last_applied = last_applied;
-    Ok(Some(agent))
+    Ok(agent)
 }
 
-/// The fleet's workspace volumes whose agent has no container.
-async fn missing_agents(
+/// The image reference a container was created from; `None` when it vanished meanwhile.
+async fn inspected_image(
     backend: &DockerBackend,
+    name: &str,
+) -> Result<Option<String>, BackendError> {
+    match backend.docker.inspect_container(name, None).await {
+        Ok(inspect) => Ok(inspect.config.and_then(|config| config.image)),
+        Err(error) if super::is_not_found(&error) => Ok(None),
+        Err(error) => Err(request_error("inspect", name)(error)),
+    }
+}
+
+/// The fleet's workspace volumes whose agent has no container; a stored record (a removal
+/// for `Stopped`) overrides what the volume's labels recorded at first creation.
+fn missing_agents(
+    volumes: &[Volume],
     with_container: &BTreeSet<String>,
-) -> Result<Vec<ObservedAgent>, BackendError> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{FLEET_LABEL}={}", backend.fleet)],
-    )]);
-    let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
-    let volumes = backend
-        .docker
-        .list_volumes(Some(options))
-        .await
-        .map_err(request_error("list volumes", &backend.fleet))?
-        .volumes
-        .unwrap_or_default();
-    Ok(volumes
-        .into_iter()
-        .filter(|volume| volume.labels.get(FLEET_LABEL) == Some(&backend.fleet))
+    stored: &HashMap<String, StoredRecord>,
+) -> Vec<ObservedAgent> {
+    volumes
+        .iter()
+        .filter(|volume| volume.labels.contains_key(FLEET_LABEL))
         .filter_map(|volume| {
             let name = volume.labels.get(AGENT_LABEL)?.clone();
             if with_container.contains(&name) {
                 return None;
             }
             let commit = label(&volume.labels, COMMIT_LABEL);
-            Some(ObservedAgent {
-                name,
+            let mut agent = ObservedAgent {
                 status: ObservedStatus::Missing,
                 health: Health::Unknown,
                 image: String::new(),
                 runtime_hash: label(&volume.labels, RUNTIME_HASH_LABEL),
                 config_hash: label(&volume.labels, CONFIG_HASH_LABEL),
                 commit: (!commit.is_empty()).then_some(commit),
-                applied_state: parse_state(volume.labels.get(STATE_LABEL)),
+                applied_state: records::parse_state(volume.labels.get(STATE_LABEL)),
                 last_applied: None,
-            })
+                name,
+            };
+            if let Some(stored) = stored.get(&agent.name).filter(|s| s.container.is_none()) {
+                agent.config_hash = stored.record.config_hash.clone();
+                agent.commit = stored.record.commit.clone().or(agent.commit);
+                agent.applied_state = Some(stored.record.state);
+            }
+            Some(agent)
         })
-        .collect())
+        .collect()
 }

@@ -1,63 +1,23 @@
 //! The agent's workspace inside its volume: workspace files uploaded as a tar archive to
-//! `HOME` (works on created, stopped and running containers alike), read back to verify a
-//! push, and the applied record `$HOME/.clawops/applied.json`.
-//!
-//! The record holds what changes without a new container (config hash, workspace files,
-//! commit, applied state); the container's labels hold what was fixed at creation. The
-//! record holds no env values, so a DebugWorker mounting the volume sees no secret.
+//! `HOME` (works on created, stopped and running containers alike) and read back to verify
+//! a push. What was applied is recorded elsewhere, see [`super::records`].
 
 use std::collections::BTreeMap;
 
 use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
-use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
+use futures_util::{StreamExt, TryStreamExt};
 
+use super::records::{self, AppliedRecord, StoredRecord};
 use super::{DockerBackend, is_not_found, request_error};
 use crate::backend::BackendError;
 use crate::desired::{Agent, Workspace};
-use crate::spec::hiclaw::AgentState;
 
-/// The applied record, relative to `HOME`.
-pub(super) const RECORD_PATH: &str = ".clawops/applied.json";
-/// The record of the container set aside by a recreate, relative to `HOME`.
-pub(super) const PREVIOUS_PATH: &str = ".clawops/previous.json";
 /// `HOME` when an agent's env has none.
 const DEFAULT_HOME: &str = "/root";
-
-/// What clawops last applied to an agent's workspace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(super) struct AppliedRecord {
-    /// The applied state.
-    pub state: AgentState,
-    /// The config hash of `workspace`.
-    pub config_hash: String,
-    /// The commit it was applied from.
-    pub commit: Option<String>,
-    /// The workspace files.
-    pub workspace: Workspace,
-}
-
-impl AppliedRecord {
-    /// The record of applying `agent` from `commit`.
-    pub fn of(agent: &Agent, commit: Option<&str>) -> Self {
-        Self {
-            state: agent.state,
-            config_hash: agent.config_hash.clone(),
-            commit: commit.map(str::to_owned),
-            workspace: agent.workspace.clone(),
-        }
-    }
-
-    fn to_bytes(&self, agent: &str) -> Result<Vec<u8>, BackendError> {
-        serde_json::to_vec_pretty(self).map_err(|source| BackendError::Request {
-            operation: "encode applied record",
-            agent: agent.to_owned(),
-            source: Box::new(source),
-        })
-    }
-}
+/// Workspace files read back at once when verifying a push.
+const VERIFY_CONCURRENCY: usize = 8;
 
 /// The agent's `HOME` (its working directory and workspace mount point).
 pub(super) fn home(agent: &Agent) -> String {
@@ -93,19 +53,16 @@ fn archive<'a>(
     builder.into_inner().map_err(encode_error)
 }
 
-/// Uploads the workspace files and `record` into `container` at `home`.
+/// Uploads the workspace files into `container` at `home`.
 pub(super) async fn upload(
     backend: &DockerBackend,
     container: &str,
     home: &str,
     workspace: &Workspace,
-    record: &AppliedRecord,
 ) -> Result<(), BackendError> {
-    let record_bytes = record.to_bytes(container)?;
     let files = workspace
         .iter()
-        .map(|(path, content)| (path.as_str(), content.as_bytes()))
-        .chain([(RECORD_PATH, record_bytes.as_slice())]);
+        .map(|(path, content)| (path.as_str(), content.as_bytes()));
     upload_files(backend, container, home, files).await
 }
 
@@ -165,73 +122,66 @@ pub(super) async fn read_file(
     Ok(None)
 }
 
-/// Reads a record (`RECORD_PATH` or `PREVIOUS_PATH`) of `container`; `None` when absent
-/// or unreadable (an older or hand-made file).
-pub(super) async fn read_record(
-    backend: &DockerBackend,
-    container: &str,
-    home: &str,
-    path: &str,
-) -> Result<Option<AppliedRecord>, BackendError> {
-    let full = format!("{}/{path}", home.trim_end_matches('/'));
-    let bytes = read_file(backend, container, &full).await?;
-    Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
-}
-
-/// Writes a record to `path` (relative to `home`) of `container`.
-pub(super) async fn write_record(
-    backend: &DockerBackend,
-    container: &str,
-    home: &str,
-    path: &str,
-    record: &AppliedRecord,
-) -> Result<(), BackendError> {
-    let bytes = record.to_bytes(container)?;
-    upload_files(backend, container, home, [(path, bytes.as_slice())]).await
-}
-
-/// Sets the applied state in the record of `container` (sleep and wake).
-pub(super) async fn record_state(
-    backend: &DockerBackend,
-    container: &str,
-    home: &str,
-    state: AgentState,
-) -> Result<(), BackendError> {
-    if let Some(mut record) = read_record(backend, container, home, RECORD_PATH).await? {
-        record.state = state;
-        write_record(backend, container, home, RECORD_PATH, &record).await?;
-    }
-    Ok(())
-}
-
-/// Hot push: writes the workspace files and the new record, then reads every file back.
-/// Files dropped from the workspace stay in the volume (the record no longer lists them).
+/// Hot push: writes the workspace files, reads every one back, then stores the new
+/// record (keeping the applied state). Files dropped from the workspace stay in the volume
+/// (the record no longer lists them).
 pub(super) async fn push_config(
     backend: &DockerBackend,
     agent: &Agent,
     commit: Option<&str>,
 ) -> Result<(), BackendError> {
+    let Some((container, current)) = records::current(backend, &agent.name).await? else {
+        return Err(BackendError::Request {
+            operation: "push config",
+            agent: agent.name.clone(),
+            source: "the agent has no container".into(),
+        });
+    };
     let home = home(agent);
-    let current = read_record(backend, &agent.name, &home, RECORD_PATH).await?;
+    upload(backend, &agent.name, &home, &agent.workspace).await?;
+    verify(backend, agent, &home).await?;
     let mut record = AppliedRecord::of(agent, commit);
     if let Some(current) = current {
         record.state = current.state;
     }
-    upload(backend, &agent.name, &home, &agent.workspace, &record).await?;
-    let expected: BTreeMap<&str, &[u8]> = agent
+    let stored = StoredRecord {
+        container: Some(container),
+        record,
+    };
+    records::write(backend, &agent.name, &stored).await
+}
+
+/// Reads every workspace file of `agent` back and compares it with what was written.
+async fn verify(backend: &DockerBackend, agent: &Agent, home: &str) -> Result<(), BackendError> {
+    let reads: Vec<(String, String)> = agent
         .workspace
-        .iter()
-        .map(|(path, content)| (path.as_str(), content.as_bytes()))
+        .keys()
+        .map(|path| (path.clone(), format!("{}/{path}", home.trim_end_matches('/'))))
         .collect();
-    for (path, content) in expected {
-        let full = format!("{}/{path}", home.trim_end_matches('/'));
-        let read = read_file(backend, &agent.name, &full).await?;
-        if read.as_deref() != Some(content) {
+    let read: Vec<(String, Option<Vec<u8>>)> = futures_util::stream::iter(reads)
+        .map(|(path, full)| read_back(backend, &agent.name, path, full))
+        .buffer_unordered(VERIFY_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let read: BTreeMap<String, Option<Vec<u8>>> = read.into_iter().collect();
+    for (path, content) in &agent.workspace {
+        if read.get(path).and_then(Option::as_deref) != Some(content.as_bytes()) {
             return Err(BackendError::VerifyPush {
                 agent: agent.name.clone(),
-                path: path.to_owned(),
+                path: path.clone(),
             });
         }
     }
     Ok(())
+}
+
+/// One file read back for [`verify`].
+async fn read_back(
+    backend: &DockerBackend,
+    container: &str,
+    path: String,
+    full: String,
+) -> Result<(String, Option<Vec<u8>>), BackendError> {
+    let content = read_file(backend, container, &full).await?;
+    Ok((path, content))
 }
