@@ -63,6 +63,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PilotCommand,
     },
+    /// GitHub: the pull-request comment of the GitHub Action.
+    Github {
+        /// What to do on GitHub.
+        #[command(subcommand)]
+        command: GithubCommand,
+    },
 }
 
 /// Where the desired state comes from.
@@ -228,4 +234,22 @@ pub struct PilotManifestsArgs {
     /// Folder to write the manifests into; without it they go to stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `clawops github …`.
+#[derive(Debug, Subcommand)]
+pub enum GithubCommand {
+    /// Create or update the pull request's plan comment (found again by its hidden marker).
+    ///
+    /// Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH and GITHUB_API_URL as
+    /// GitHub Actions sets them.
+    Comment(GithubCommentArgs),
+}
+
+/// `clawops github comment`.
+#[derive(Debug, Args)]
+pub struct GithubCommentArgs {
+    /// The comment's markdown (e.g. the output of `plan --format markdown`).
+    #[arg(long, value_name = "FILE")]
+    pub body_file: PathBuf,
 }

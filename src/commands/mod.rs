@@ -2,6 +2,7 @@
 //! pipeline stages it needs, prints through the printer and returns an exit status.
 
 pub mod apply;
+pub mod github;
 pub mod live;
 pub mod pilot;
 pub mod plan;
@@ -12,7 +13,7 @@ pub mod validate;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, PilotCommand};
+use crate::cli::{Cli, Command, GithubCommand, PilotCommand};
 use crate::desired::{self, Desired};
 use crate::printer::Printer;
 use crate::source::{self, Snapshot, SourceOptions};
@@ -41,6 +42,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pilot {
             command: PilotCommand::Manifests(args),
         } => pilot::manifests(&context, &args.source.options(), args.out.as_deref()),
+        Command::Github {
+            command: GithubCommand::Comment(args),
+        } => github::comment(&context, &args.body_file),
     }
 }
 

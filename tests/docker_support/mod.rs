@@ -198,7 +198,11 @@ impl Drop for Fleet {
             }
         }
         let _ = docker(&["rm", "-f", &clawops::backend::docker::lock_name(&self.name)]);
-        let _ = docker(&["rm", "-f", &clawops::backend::docker::records_name(&self.name)]);
+        let _ = docker(&[
+            "rm",
+            "-f",
+            &clawops::backend::docker::records_name(&self.name),
+        ]);
         let _ = docker(&["network", "rm", &format!("{}-net", self.name)]);
     }
 }

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::{
-    CreateImageOptionsBuilder, RenameContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateImageOptionsBuilder, RenameContainerOptionsBuilder};
 use futures_util::TryStreamExt;
 
 use super::{DockerBackend, FLEET_LABEL, SET_ASIDE_SUFFIX, is_not_found, request_error};

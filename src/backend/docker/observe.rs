@@ -11,8 +11,8 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptions
 
 use super::records::{self, StoredRecord};
 use super::{
-    AGENT_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL,
-    RUNTIME_HASH_LABEL, SET_ASIDE_SUFFIX, STATE_LABEL, request_error,
+    AGENT_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL, RUNTIME_HASH_LABEL,
+    SET_ASIDE_SUFFIX, STATE_LABEL, request_error,
 };
 use crate::backend::BackendError;
 use crate::observe::{Health, Observed, ObservedAgent, ObservedSource, ObservedStatus};
@@ -125,7 +125,10 @@ async fn observe_container(
     let applied = records::from_labels(&labels).map(|(agent, _)| agent);
     let record = records::in_force(&id, &labels, stored.get(&name));
     let mut image = container.image.clone().unwrap_or_default();
-    if applied.as_ref().is_some_and(|applied| applied.image != image) {
+    if applied
+        .as_ref()
+        .is_some_and(|applied| applied.image != image)
+    {
         // The list shows an image id once the reference moved on: ask for the reference.
         image = inspected_image(backend, &name).await?.unwrap_or(image);
     }

@@ -156,7 +156,12 @@ async fn verify(backend: &DockerBackend, agent: &Agent, home: &str) -> Result<()
     let reads: Vec<(String, String)> = agent
         .workspace
         .keys()
-        .map(|path| (path.clone(), format!("{}/{path}", home.trim_end_matches('/'))))
+        .map(|path| {
+            (
+                path.clone(),
+                format!("{}/{path}", home.trim_end_matches('/')),
+            )
+        })
         .collect();
     let read: Vec<(String, Option<Vec<u8>>)> = futures_util::stream::iter(reads)
         .map(|(path, full)| read_back(backend, &agent.name, path, full))
