@@ -167,7 +167,11 @@ fn a_body_over_the_limit_is_cut_with_a_note() {
     let (_folder, body) = body_file(&format!("{MARKDOWN_MARKER}\n{long}"));
     run(comment_command(&server, &event_fixture(), &body), 0);
     let posted = server.requests_of("POST")[0].comment_body();
-    assert!(posted.chars().count() <= 65_536, "{} characters", posted.len());
+    assert!(
+        posted.chars().count() <= 65_536,
+        "{} characters",
+        posted.len()
+    );
     assert!(posted.starts_with(MARKDOWN_MARKER));
     assert!(posted.contains("This comment was cut"), "the cut is said");
 }

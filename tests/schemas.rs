@@ -52,6 +52,10 @@ fn example_files_name_an_existing_schema() {
         let schema = first
             .strip_prefix("# yaml-language-server: $schema=")
             .unwrap_or_else(|| panic!("{} does not start with a schema line", entry.display()));
+        // Files that are not fleet documents (the GitHub workflow) name a public schema.
+        if schema.starts_with("https://") {
+            continue;
+        }
         let target = entry.parent().expect("parent").join(schema);
         assert!(
             target.is_file(),
