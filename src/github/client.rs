@@ -142,7 +142,10 @@ impl<'a> GithubClient<'a> {
         if status.is_success() {
             return Ok(response);
         }
-        let message = error_message(response, self.settings.token.expose());
+        let mut message = error_message(response, self.settings.token.expose());
+        if message.is_empty() {
+            message = status.canonical_reason().unwrap_or("no message").to_owned();
+        }
         Err(GithubError::Status {
             step,
             status: status.as_u16(),

@@ -168,8 +168,9 @@ fn status_help(status: u16) -> &'static str {
     match status {
         401 => "the token was refused: check the `token` input or GITHUB_TOKEN",
         403 | 404 => {
-            "the token may lack `pull-requests: write` (set `permissions:` in the workflow); \
-             pull requests from forks get a read-only token"
+            "check GITHUB_REPOSITORY and the pull request; the token may also lack \
+             `pull-requests: write` (set `permissions:` in the workflow), and pull requests \
+             from forks get a read-only token"
         }
         422 => "GitHub refused the comment body",
         _ => "GitHub may be having trouble; run the job again",
