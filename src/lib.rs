@@ -21,3 +21,4 @@ pub mod render;
 pub mod schema;
 pub mod source;
 pub mod spec;
+pub mod watch;

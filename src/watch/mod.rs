@@ -1,0 +1,11 @@
+//! clawops watch: the daemon that follows a config repository, fetching its branch,
+//! planning and applying each new commit, and reporting what it did over HTTP.
+//!
+//! This module holds the daemon's outward-facing parts: [`status`] (the status document
+//! the daemon publishes), [`webhook`] (GitHub webhook verification and parsing),
+//! [`metrics`] (Prometheus metrics) and [`http`] (the server that exposes all three).
+
+pub mod http;
+pub mod metrics;
+pub mod status;
+pub mod webhook;
