@@ -55,6 +55,10 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Show every agent of the fleet as the backend reports it.
     Status(StatusArgs),
+    /// Follow a config repository: apply each new commit of a branch (health-gated, under
+    /// the lock), quarantine commits that fail, report drift; serves a webhook, status
+    /// and metrics.
+    Watch(WatchArgs),
     /// Write a JSON Schema per kind (and for clawops.toml) into a folder.
     Schema(SchemaArgs),
     /// Pilot topologies.
@@ -69,6 +73,50 @@ pub enum Command {
         #[command(subcommand)]
         command: GithubCommand,
     },
+}
+
+/// Arguments of `clawops watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The config repository (file://, git://, https://, ssh:// URL, or a local path).
+    pub remote: String,
+    /// The branch to follow.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Only this subfolder of the repository (monorepos).
+    #[arg(long = "path", value_name = "SUBDIR")]
+    pub subfolder: Option<String>,
+    /// How often to fetch and look for drift (a random tenth more or less each time).
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub interval: String,
+    /// Address of the webhook, status and metrics server.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:9090")]
+    pub listen: String,
+    /// File holding the GitHub webhook secret (without it, the webhook is off).
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Correct drift (agents stopped, removed or changed by hand), not only report it.
+    #[arg(long)]
+    pub self_heal: bool,
+    /// Delete agents that left git (still behind the blast-radius guard).
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: delete the workspace volumes of deleted agents too.
+    #[arg(long, requires = "prune")]
+    pub prune_volumes: bool,
+    /// How long to wait for another apply's lock before trying again next interval.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub lock_timeout: String,
+    /// Where remote repositories are cached (default $XDG_CACHE_HOME/clawops).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The daemon's memory: last good commit, quarantined commits (default: under the
+    /// cache folder, one file per remote, branch and path).
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Refuse files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
 }
 
 /// Where the desired state comes from.

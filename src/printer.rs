@@ -206,3 +206,18 @@ impl miette::Diagnostic for RenderedDiagnostic {
         })
     }
 }
+
+/// An error and its sources on one line (`a: b: c`), for log fields.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}

@@ -1,6 +1,6 @@
 //! The GitHub Action: `action.yml` declares the inputs and outputs the docs promise, its
 //! scripts take inputs through `env:` only, the example workflow is pinned and minimal,
-//! both pass zizmor (and actionlint, where it is installed), and the plan script sets the
+//! both pass zizmor, and the plan script sets the
 //! outputs from a real plan.
 
 mod support;
@@ -133,8 +133,8 @@ fn the_example_workflow_is_pinned_and_minimal() {
 }
 
 /// A linter from the venv `.ci/run` makes, or from PATH; `None` (with a note) when absent
-/// outside CI; a failure when absent in CI unless `optional_in_ci`.
-fn linter(name: &str, optional_in_ci: bool) -> Option<PathBuf> {
+/// outside CI; a failure when absent in CI.
+fn linter(name: &str) -> Option<PathBuf> {
     let venv = project_root().join(".ci/.venv/bin").join(name);
     if venv.is_file() {
         return Some(venv);
@@ -145,7 +145,7 @@ fn linter(name: &str, optional_in_ci: bool) -> Option<PathBuf> {
     }
     let in_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
     assert!(
-        !in_ci || optional_in_ci,
+        !in_ci,
         "{name} is not installed; .ci/run installs it into .ci/.venv"
     );
     eprintln!("note: {name} is not installed; skipping its check (.ci/run installs it)");
@@ -167,7 +167,7 @@ fn assert_passes(mut command: Command, what: &str) {
 
 #[test]
 fn zizmor_finds_nothing_in_the_action_or_the_example() {
-    let Some(zizmor) = linter("zizmor", false) else {
+    let Some(zizmor) = linter("zizmor") else {
         return;
     };
     let mut command = Command::new(zizmor);
@@ -175,18 +175,6 @@ fn zizmor_finds_nothing_in_the_action_or_the_example() {
         .args(["--offline", "--no-progress", "--strict-collection"])
         .args(["--persona", "pedantic", ACTION, WORKFLOW]);
     assert_passes(command, "zizmor");
-}
-
-/// actionlint lints workflows (not `action.yml`). Its PyPI package builds only where
-/// GitHub's downloads are reachable, so CI runs it when it could be installed.
-#[test]
-fn actionlint_finds_nothing_in_the_example_workflow() {
-    let Some(actionlint) = linter("actionlint", true) else {
-        return;
-    };
-    let mut command = Command::new(actionlint);
-    command.args(["-no-color", WORKFLOW]);
-    assert_passes(command, "actionlint");
 }
 
 /// Runs the plan script as the action does, with `clawops` on PATH; returns its outputs.

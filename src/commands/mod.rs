@@ -6,10 +6,13 @@ pub mod github;
 pub mod live;
 pub mod pilot;
 pub mod plan;
+#[cfg(feature = "docker")]
+pub mod reconcile;
 pub mod schema;
 pub mod status;
 pub mod unlock;
 pub mod validate;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => apply::run(&context, &args),
         Command::Status(args) => status::run(&context, &args),
         Command::Unlock(args) => unlock::run(&context, &args),
+        Command::Watch(args) => watch::run(&context, &args),
         Command::Schema(args) => schema::run(&context, &args.out),
         Command::Pilot {
             command: PilotCommand::Manifests(args),
@@ -74,10 +78,19 @@ pub(crate) fn resolve_at(context: &Context, options: &SourceOptions) -> Option<(
 /// The blast-radius guard: prints the refusal and returns `true` when the plan takes away
 /// too much of the fleet and `--allow-mass-delete` was not given.
 pub(crate) fn refused_by_guard(context: &Context, plan: &crate::plan::Plan, allowed: bool) -> bool {
-    let Some(guard) = plan.mass_deletion.as_ref().filter(|_| !allowed) else {
-        return false;
-    };
-    context.printer.err(&format!(
+    match guard_refusal(plan, allowed) {
+        Some(reason) => {
+            context.printer.err(&reason);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Why the blast-radius guard refuses `plan`, unless `allowed`.
+pub(crate) fn guard_refusal(plan: &crate::plan::Plan, allowed: bool) -> Option<String> {
+    let guard = plan.mass_deletion.as_ref().filter(|_| !allowed)?;
+    Some(format!(
         "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
          If that is really intended, run again with --allow-mass-delete.",
         guard.count,
@@ -85,8 +98,7 @@ pub(crate) fn refused_by_guard(context: &Context, plan: &crate::plan::Plan, allo
         guard.count * 100 / guard.fleet_size.max(1),
         guard.limit_percent,
         guard.groups.join(", ")
-    ));
-    true
+    ))
 }
 
 /// Reads and checks the desired state; prints the source error and returns `None` when the
