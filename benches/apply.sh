@@ -8,6 +8,7 @@
 # clawops gates every start on health (2 s stability window, no HEALTHCHECK in the image);
 # Compose does not wait for anything. Targets: first ≤ 0.6×, no-op ≤ 0.5×, upgrade ≤ 1.0×.
 # Usage: benches/apply.sh     (needs a Docker Engine, hyperfine, /bin/busybox from busybox-static)
+#        RUNS=1 benches/apply.sh   (one measured run per scenario, for a quick look)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=benches/.work
@@ -87,13 +88,13 @@ PY
 clawops_reset="docker ps -aq --filter label=clawops.dev/fleet=bench-clawops | xargs -r docker rm -f >/dev/null; docker volume ls -q --filter label=clawops.dev/fleet=bench-clawops | xargs -r docker volume rm >/dev/null; docker rm -f clawops-lock-bench-clawops clawops-records-bench-clawops >/dev/null 2>&1 || true"
 compose_reset="$compose -p bench -f $work/compose-v1.yaml down -v --remove-orphans >/dev/null 2>&1"
 
-hyperfine --runs 3 --export-markdown "$work/apply-first.md" \
+hyperfine --runs "${RUNS:-3}" --export-markdown "$work/apply-first.md" \
   -n "clawops first apply" --prepare "$clawops_reset" "$binary apply $fleet --rev $v1 --yes" \
   -n "compose first up -d" --prepare "$compose_reset" "$compose -p bench -f $work/compose-v1.yaml up -d"
-hyperfine --runs 5 --export-markdown "$work/apply-noop.md" \
+hyperfine --runs "${RUNS:-5}" --export-markdown "$work/apply-noop.md" \
   -n "clawops no-op apply" "$binary apply $fleet --rev $v1 --yes" \
   -n "compose no-op up -d" "$compose -p bench -f $work/compose-v1.yaml up -d"
-hyperfine --runs 3 --export-markdown "$work/apply-upgrade.md" \
+hyperfine --runs "${RUNS:-3}" --export-markdown "$work/apply-upgrade.md" \
   -n "clawops fleet upgrade" --prepare "$binary apply $fleet --rev $v1 --yes >/dev/null 2>&1" "$binary apply $fleet --rev $v2 --yes" \
   -n "compose fleet upgrade" --prepare "$compose -p bench -f $work/compose-v1.yaml up -d >/dev/null 2>&1" "$compose -p bench -f $work/compose-v2.yaml up -d"
 

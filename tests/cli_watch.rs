@@ -45,6 +45,11 @@ impl Remote {
         }
     }
 
+    /// Where a daemon for this remote keeps its memory.
+    fn state(&self) -> PathBuf {
+        self.bare.with_extension("state.json")
+    }
+
     fn url(&self) -> String {
         format!("file://{}", self.bare.display())
     }
@@ -203,6 +208,13 @@ impl Watch {
             .unwrap_or_default()
     }
 
+    /// Waits until the daemon reports `commit` as its last applied commit.
+    fn wait_applied(&self, what: &str, commit: &str) {
+        self.wait_for(what, Duration::from_secs(60), || {
+            self.last_applied().as_deref() == Some(commit)
+        });
+    }
+
     fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + timeout;
         while !done() {
@@ -247,6 +259,15 @@ impl Drop for Watch {
     }
 }
 
+/// A remote with a first commit, and a daemon (polling every second) that applied it.
+fn following_first_commit(fleet: &str) -> (Remote, Watch, String) {
+    let remote = Remote::new(fleet);
+    let first = remote.push_worker("first", BASE_IMAGE);
+    let watch = Watch::start(&remote.url(), &remote.state(), &["--interval", "1s"]);
+    watch.wait_applied("the first commit", &first);
+    (remote, watch, first)
+}
+
 /// `sha256=<hex>` of `body` with the tests' secret, computed by `openssl`-free means: the
 /// same HMAC the daemon checks, from Python's standard library (independent of our code).
 fn signature(body: &str) -> String {
@@ -283,13 +304,11 @@ async fn pushed_commits_are_applied_invalid_ones_skipped_and_the_next_good_one_a
     let Some(fleet) = fleet().await else { return };
     let remote = Remote::new(&fleet.name);
     let first = remote.push_worker("first", BASE_IMAGE);
-    let state = remote.bare.with_extension("state.json");
+    let state = remote.state();
     let watch = Watch::start(&remote.url(), &state, &["--interval", "1s"]);
     let agent = format!("{}-worker-alpha", fleet.name);
 
-    watch.wait_for("the first commit", Duration::from_secs(60), || {
-        watch.last_applied().as_deref() == Some(first.as_str())
-    });
+    watch.wait_applied("the first commit", &first);
     assert_eq!(inspect(&agent, "{{.State.Running}}"), "true");
     assert!(soul_of(&agent).contains("first"));
     let id = container_id(&agent);
@@ -319,9 +338,7 @@ async fn pushed_commits_are_applied_invalid_ones_skipped_and_the_next_good_one_a
     );
 
     let second = remote.push_worker("second", BASE_IMAGE);
-    watch.wait_for("the next good commit", Duration::from_secs(60), || {
-        watch.last_applied().as_deref() == Some(second.as_str())
-    });
+    watch.wait_applied("the next good commit", &second);
     assert!(soul_of(&agent).contains("second"));
     assert_eq!(container_id(&agent), id, "a soul change is a hot push");
     let log = watch.log_text();
@@ -339,12 +356,10 @@ async fn a_signed_webhook_over_git_daemon_triggers_the_fetch_at_once() {
     let remote = Remote::new(&fleet.name);
     let first = remote.push_worker("first", BASE_IMAGE);
     let git_daemon = Daemon::start(remote.bare.parent().expect("base"));
-    let state = remote.bare.with_extension("state.json");
+    let state = remote.state();
     // An hour between polls: only the webhook can bring the second commit in time.
     let watch = Watch::start(&git_daemon.url("fleet.git"), &state, &["--interval", "1h"]);
-    watch.wait_for("the first commit", Duration::from_secs(60), || {
-        watch.last_applied().as_deref() == Some(first.as_str())
-    });
+    watch.wait_applied("the first commit", &first);
 
     let second = remote.push_worker("second", BASE_IMAGE);
     let body = push_event(&second);
@@ -380,14 +395,9 @@ async fn a_signed_webhook_over_git_daemon_triggers_the_fetch_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_rollout_is_rolled_back_quarantined_and_remembered_across_a_restart() {
     let Some(fleet) = fleet().await else { return };
-    let remote = Remote::new(&fleet.name);
-    let first = remote.push_worker("first", BASE_IMAGE);
-    let state = remote.bare.with_extension("state.json");
+    let (remote, watch, first) = following_first_commit(&fleet.name);
+    let state = remote.state();
     let agent = format!("{}-worker-alpha", fleet.name);
-    let watch = Watch::start(&remote.url(), &state, &["--interval", "1s"]);
-    watch.wait_for("the first commit", Duration::from_secs(60), || {
-        watch.last_applied().as_deref() == Some(first.as_str())
-    });
     let id = container_id(&agent);
 
     let sick = remote.push_worker("sick", SICK_IMAGE);
@@ -419,9 +429,7 @@ async fn a_failing_rollout_is_rolled_back_quarantined_and_remembered_across_a_re
     );
 
     let fixed = remote.push_worker("fixed", BASE_IMAGE);
-    watch.wait_for("the fix", Duration::from_secs(60), || {
-        watch.last_applied().as_deref() == Some(fixed.as_str())
-    });
+    watch.wait_applied("the fix", &fixed);
     assert!(soul_of(&agent).contains("fixed"));
     assert_eq!(watch.terminate(), Some(0));
 }
@@ -429,14 +437,9 @@ async fn a_failing_rollout_is_rolled_back_quarantined_and_remembered_across_a_re
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_is_reported_and_corrected_only_with_self_heal() {
     let Some(fleet) = fleet().await else { return };
-    let remote = Remote::new(&fleet.name);
-    let first = remote.push_worker("first", BASE_IMAGE);
-    let state = remote.bare.with_extension("state.json");
+    let (remote, watch, _first) = following_first_commit(&fleet.name);
+    let state = remote.state();
     let agent = format!("{}-worker-alpha", fleet.name);
-    let watch = Watch::start(&remote.url(), &state, &["--interval", "1s"]);
-    watch.wait_for("the first commit", Duration::from_secs(60), || {
-        watch.last_applied().as_deref() == Some(first.as_str())
-    });
 
     docker(&["stop", "-t", "1", &agent]).expect("stop by hand");
     watch.wait_for("drift in /status", Duration::from_secs(30), || {
@@ -471,7 +474,7 @@ async fn sigterm_mid_rollout_finishes_the_step_releases_the_lock_and_exits_zero(
     let Some(fleet) = fleet().await else { return };
     let remote = Remote::new(&fleet.name);
     let first = remote.push_worker("first", BASE_IMAGE);
-    let state = remote.bare.with_extension("state.json");
+    let state = remote.state();
     let watch = Watch::start(&remote.url(), &state, &["--interval", "1s"]);
     watch.wait_for("the rollout to start", Duration::from_secs(60), || {
         !watch.status()["rollout"].is_null()

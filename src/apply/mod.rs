@@ -1,23 +1,26 @@
-//! Apply stage: walk a [`Plan`] wave by wave against a [`Backend`].
+//! Apply stage: walk a [`Plan`] against a [`Backend`], following its dependencies.
 //!
-//! The executor decides nothing: each step's [`Op`] maps to one small function that calls
-//! the backend, each step gets one recorded [`Outcome`], and steps of different agents in
-//! a wave run concurrently up to a bound. A failed health gate stops the rollout after the
-//! current wave (`halt`) or first restores the previous container (`rollback`); steps not
-//! reached are reported as not attempted. A stop request (Ctrl-C) lets running steps finish
-//! and starts no new one.
+//! The executor decides nothing: a step starts once the steps the plan says it depends on
+//! are done ([`schedule`]), each step's [`Op`] maps to one small function that calls the
+//! backend, each step gets one recorded [`Outcome`], and operations run concurrently up to
+//! a bound. A failed step (a health gate, say) starts nothing new: with `halt` the failed
+//! agent is left for inspection, with `rollback` its previous container is restored first;
+//! steps not reached are reported as not attempted. A stop request (Ctrl-C) lets running
+//! steps finish and starts no new one.
 
 pub mod lock;
 mod progress;
+mod schedule;
 
 pub use progress::{BarProgress, LogProgress, Progress};
+use schedule::Schedule;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
 
@@ -97,14 +100,29 @@ pub struct ApplyOptions {
 struct Run<'a, B: Backend> {
     backend: &'a B,
     desired: &'a Desired,
-    plan: &'a Plan,
     options: &'a ApplyOptions,
     /// Agents recreated in this apply whose previous container is still set aside.
     set_aside: Mutex<BTreeSet<String>>,
     stop: &'a AtomicBool,
+    /// A step failed: nothing new starts.
+    halted: AtomicBool,
+    /// Bounds the operations running at once (health gates only wait, and do not count).
+    limit: Semaphore,
+}
+
+impl<B: Backend> Run<'_, B> {
+    /// Whether new steps may still start.
+    fn may_start(&self) -> bool {
+        !self.halted.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
+    }
 }
 
 /// Applies the plan. `stop` is set by a signal handler to stop cleanly.
+///
+/// A step starts as soon as every step it depends on is done, so each team walks its own
+/// batches at its own pace (a slow health gate in one team does not hold the others back),
+/// while a group's first batch still waits for everything before it. Steps whose
+/// dependencies did not all succeed are not attempted.
 pub async fn apply<B: Backend>(
     backend: &B,
     desired: &Desired,
@@ -116,86 +134,65 @@ pub async fn apply<B: Backend>(
     let run = Run {
         backend,
         desired,
-        plan,
         options,
         set_aside: Mutex::new(BTreeSet::new()),
         stop,
+        halted: AtomicBool::new(false),
+        limit: Semaphore::new(options.concurrency.max(1)),
     };
-    let mut outcomes: BTreeMap<usize, StepOutcome> = BTreeMap::new();
-    let mut stopped_early = false;
-    for wave in &plan.waves {
-        if stopped_early || stop.load(Ordering::SeqCst) {
-            stopped_early = true;
-            break;
+    let mut schedule = Schedule::new(plan);
+    let mut running = FuturesUnordered::new();
+    loop {
+        if run.may_start() {
+            for id in schedule.take_ready() {
+                schedule.started(id, progress);
+                running.push(run_step_timed(&run, &plan.steps[id]));
+            }
         }
-        progress.wave_started(wave, plan);
-        let results = run_wave(&run, &wave.steps, progress).await;
-        stopped_early |= results
-            .iter()
-            .any(|result| matches!(result.outcome, Outcome::Failed(_) | Outcome::RolledBack(_)));
-        outcomes.extend(results.into_iter().map(|result| (result.step, result)));
-        progress.wave_finished(wave);
+        let Some((id, result)) = running.next().await else {
+            break;
+        };
+        let Some(result) = result else {
+            // Halted or stopped while it waited for its turn: not attempted.
+            schedule.finished(id, None, progress);
+            continue;
+        };
+        if result.outcome != Outcome::Done {
+            run.halted.store(true, Ordering::SeqCst);
+        }
+        progress.step_finished(&plan.steps[id], &result);
+        schedule.finished(id, Some(result), progress);
     }
     for name in std::mem::take(&mut *run.set_aside.lock().await) {
         if let Err(error) = backend.finish_recreate(&name).await {
             tracing::warn!(agent = %name, error = %error, "could not drop the previous container");
         }
     }
-    let outcomes = plan
-        .steps
-        .iter()
-        .map(|step| {
-            outcomes.remove(&step.id).unwrap_or(StepOutcome {
-                step: step.id,
-                outcome: Outcome::NotAttempted,
-                elapsed_milliseconds: 0,
-            })
-        })
-        .collect();
-    ApplyReport {
-        outcomes,
-        stopped_early,
-    }
+    schedule.report(
+        run.halted.load(Ordering::SeqCst),
+        stop.load(Ordering::SeqCst),
+        progress,
+    )
 }
 
-/// Runs one wave: each agent's steps in order, different agents concurrently.
-async fn run_wave<B: Backend>(
-    run: &Run<'_, B>,
-    step_ids: &[usize],
-    progress: &dyn Progress,
-) -> Vec<StepOutcome> {
-    let mut by_agent: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
-    for id in step_ids {
-        let step = &run.plan.steps[*id];
-        by_agent.entry(step.agent.as_str()).or_default().push(step);
+/// Runs one step once its turn comes under the concurrency bound; `None` when the rollout
+/// stopped before it began.
+async fn run_step_timed<B: Backend>(run: &Run<'_, B>, step: &Step) -> (usize, Option<StepOutcome>) {
+    let _permit = match step.op {
+        Op::WaitHealthy => None,
+        _ => run.limit.acquire().await.ok(),
+    };
+    if !run.may_start() {
+        return (step.id, None);
     }
-    let limit = Arc::new(Semaphore::new(run.options.concurrency.max(1)));
-    let chains = by_agent.into_values().map(|steps| {
-        let limit = Arc::clone(&limit);
-        async move {
-            let _permit = limit.acquire_owned().await;
-            let mut results = Vec::new();
-            let mut failed = false;
-            for step in steps {
-                if failed || run.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let started = Instant::now();
-                let outcome = run_step(run, step).await;
-                failed = outcome != Outcome::Done;
-                let result = StepOutcome {
-                    step: step.id,
-                    outcome,
-                    elapsed_milliseconds: u64::try_from(started.elapsed().as_millis())
-                        .unwrap_or(u64::MAX),
-                };
-                progress.step_finished(step, &result);
-                results.push(result);
-            }
-            results
-        }
-    });
-    join_all(chains).await.into_iter().flatten().collect()
+    let started = Instant::now();
+    let outcome = run_step(run, step).await;
+    let result = StepOutcome {
+        step: step.id,
+        outcome,
+        elapsed_milliseconds: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    (step.id, Some(result))
 }
 
 /// Runs one step: an exhaustive match, one function per operation.

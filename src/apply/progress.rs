@@ -1,8 +1,9 @@
 //! Progress of an apply: one bar per wave on a terminal, plain log lines otherwise.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{Outcome, StepOutcome};
 use crate::plan::{Plan, Step, Wave};
@@ -54,15 +55,20 @@ impl Progress for LogProgress {
     fn wave_finished(&self, _wave: &Wave) {}
 }
 
-/// One progress bar per wave (on a terminal).
+/// One progress bar per wave (on a terminal); waves that overlap show their bars
+/// together.
 #[derive(Debug, Default)]
 pub struct BarProgress {
-    bar: Mutex<Option<ProgressBar>>,
+    bars: MultiProgress,
+    /// The bar of each wave in flight, by wave index.
+    open: Mutex<BTreeMap<usize, ProgressBar>>,
 }
 
 impl Progress for BarProgress {
     fn wave_started(&self, wave: &Wave, plan: &Plan) {
-        let bar = ProgressBar::new(wave.steps.len() as u64);
+        let bar = self
+            .bars
+            .add(ProgressBar::new(wave.steps.len() as u64));
         if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -72,14 +78,14 @@ impl Progress for BarProgress {
             plan.waves.len(),
             wave.groups.join(", ")
         ));
-        if let Ok(mut slot) = self.bar.lock() {
-            *slot = Some(bar);
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(wave.index, bar);
         }
     }
 
     fn step_finished(&self, step: &Step, outcome: &StepOutcome) {
-        if let Ok(slot) = self.bar.lock()
-            && let Some(bar) = slot.as_ref()
+        if let Ok(open) = self.open.lock()
+            && let Some(bar) = open.get(&step.wave)
         {
             bar.set_message(format!(
                 "{} {}: {}",
@@ -91,9 +97,9 @@ impl Progress for BarProgress {
         }
     }
 
-    fn wave_finished(&self, _wave: &Wave) {
-        if let Ok(mut slot) = self.bar.lock()
-            && let Some(bar) = slot.take()
+    fn wave_finished(&self, wave: &Wave) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(bar) = open.remove(&wave.index)
         {
             bar.finish();
         }

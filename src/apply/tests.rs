@@ -18,6 +18,8 @@ use crate::spec::hiclaw::{AgentState, Probe, Runtime, UpgradeOrder};
 struct ScriptedBackend {
     calls: Mutex<Vec<String>>,
     unhealthy: BTreeSet<String>,
+    /// Agents whose health gate takes a while.
+    slow: BTreeSet<String>,
     running_now: AtomicUsize,
     most_at_once: AtomicUsize,
 }
@@ -124,6 +126,9 @@ impl Backend for ScriptedBackend {
         timeout: Duration,
         _probe: Option<&Probe>,
     ) -> Result<(), BackendError> {
+        if self.slow.contains(&agent.name) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         self.record(format!("wait {}", agent.member));
         if self.unhealthy.contains(&agent.name) {
             return Err(BackendError::Unhealthy {
@@ -201,6 +206,49 @@ fn team(members: &[&str], image: &str, on_failure: FailurePolicy) -> Desired {
     }
 }
 
+/// Two teams upgraded side by side (`teams_in_parallel = 2`), then a standalone worker.
+fn two_teams_upgrade(alpha: &[&str], beta: &[&str]) -> (Desired, Plan) {
+    let fleet = |image: &str| {
+        let mut desired = team(alpha, image, FailurePolicy::Halt);
+        let mut beta_agents: Vec<Agent> = beta.iter().map(|member| agent(member, image)).collect();
+        for agent in &mut beta_agents {
+            agent.group = "beta".to_owned();
+            agent.team = Some("beta".to_owned());
+        }
+        let mut scout = agent("scout", image);
+        scout.group = "standalone".to_owned();
+        scout.team = None;
+        let settings = desired.rollout["alpha"].clone();
+        for (name, members, is_team) in [
+            ("beta", beta_agents.clone(), true),
+            ("standalone", vec![scout.clone()], false),
+        ] {
+            desired.groups.push(Group {
+                name: name.to_owned(),
+                is_team,
+                canary: false,
+                agents: members.iter().map(|agent| agent.name.clone()).collect(),
+            });
+            desired.rollout.insert(name.to_owned(), settings.clone());
+        }
+        desired.agents.extend(beta_agents);
+        desired.agents.push(scout);
+        desired.agents.sort_by(|left, right| left.name.cmp(&right.name));
+        desired.teams_in_parallel = 2;
+        desired
+    };
+    let before = fleet("worker:v1");
+    let after = fleet("worker:v2");
+    let mut observed = Observed::empty();
+    observed.agents = before
+        .agents
+        .iter()
+        .map(|agent| ObservedAgent::applied_exactly(agent, None))
+        .collect();
+    let plan = plan(&after, &observed, &PlanOptions::default());
+    (after, plan)
+}
+
 fn upgrade(members: &[&str], on_failure: FailurePolicy) -> (Desired, Plan) {
     let before = team(members, "worker:v1", on_failure);
     let after = team(members, "worker:v2", on_failure);
@@ -254,6 +302,31 @@ async fn an_upgrade_walks_the_waves_gate_by_gate() {
         ]
     );
     assert_eq!(report.outcomes.len(), plan.steps.len());
+}
+
+#[tokio::test]
+async fn a_slow_gate_in_one_team_does_not_hold_back_the_other() {
+    let (desired, plan) = two_teams_upgrade(&["a1", "a2"], &["b1", "b2", "b3"]);
+    let backend = ScriptedBackend {
+        slow: BTreeSet::from(["hiclaw-worker-a1".to_owned()]),
+        ..ScriptedBackend::default()
+    };
+    let report = run(&backend, &desired, &plan).await;
+    assert!(report.succeeded(), "{report:?}");
+    let calls = backend.calls();
+    let position = |call: &str| {
+        calls
+            .iter()
+            .position(|made| made == call)
+            .unwrap_or_else(|| panic!("{call} in {calls:?}"))
+    };
+    // beta walks all its batches while alpha's first gate still waits (waves 1 and 2
+    // overlap), but alpha's next agent waits for that gate.
+    assert!(position("recreate b3") < position("wait a1"), "{calls:?}");
+    assert!(position("wait a1") < position("recreate a2"), "{calls:?}");
+    // The standalone group comes after both teams, slow one included.
+    assert!(position("wait a2") < position("recreate scout"), "{calls:?}");
+    assert!(position("wait b3") < position("recreate scout"), "{calls:?}");
 }
 
 #[tokio::test]

@@ -142,14 +142,15 @@ fn group_batches(
 }
 
 /// Numbers the steps, adds health gates, and links every batch to the one before it in
-/// its group (or to the whole previous wave for a group's first batch).
+/// its group, and a group's first batch to the last batch of every group of the set
+/// before (groups run side by side inside a set, one set after the other).
 fn build(desired: &Desired, sets: Vec<Vec<Vec<Batch>>>) -> Rollout {
     let mut steps: Vec<Step> = Vec::new();
     let mut waves: Vec<Wave> = Vec::new();
-    let mut previous_wave: Vec<usize> = Vec::new();
+    let mut previous_set: Vec<usize> = Vec::new();
     for set in sets {
         let depth = set.iter().map(Vec::len).max().unwrap_or(0);
-        let mut last_of_group: Vec<Vec<usize>> = vec![previous_wave.clone(); set.len()];
+        let mut last_of_group: Vec<Vec<usize>> = vec![previous_set.clone(); set.len()];
         let mut iterators: Vec<_> = set.into_iter().map(Vec::into_iter).collect();
         for _ in 0..depth {
             let mut wave = Wave {
@@ -171,9 +172,12 @@ fn build(desired: &Desired, sets: Vec<Vec<Vec<Batch>>>) -> Rollout {
                 );
                 last_of_group[position] = ids;
             }
-            previous_wave = wave.steps.clone();
             waves.push(wave);
         }
+        let mut tails: Vec<usize> = last_of_group.into_iter().flatten().collect();
+        tails.sort_unstable();
+        tails.dedup();
+        previous_set = tails;
     }
     Rollout { steps, waves }
 }

@@ -566,6 +566,39 @@ fn teams_go_one_after_another_or_in_parallel() {
 }
 
 #[test]
+fn the_next_set_waits_for_every_team_of_the_set_before() {
+    // alpha has three batches, beta one: the group after them must wait for beta's only
+    // batch too, not just for the last wave (where beta has nothing).
+    let mut agents = team("alpha", &["a", "b", "lead"]);
+    agents.extend(team("beta", &["lead"]));
+    let mut scout = agent("scout", "standalone", AgentState::Running);
+    scout.team = None;
+    agents.push(scout);
+    let mut desired = fleet(agents);
+    desired.teams_in_parallel = 2;
+    let (desired, observed) = upgrade_all(&desired);
+    let plan = plan_of(&desired, &observed);
+    let step = |agent: &str, op: Op| {
+        plan.steps
+            .iter()
+            .find(|step| step.agent == format!("hiclaw-worker-{agent}") && step.op == op)
+            .expect("step")
+    };
+    let scout = step("scout", Op::RecreateAgent);
+    for tail in ["alpha-lead", "beta-lead"] {
+        assert!(
+            scout.depends_on.contains(&step(tail, Op::WaitHealthy).id),
+            "scout waits for the gate of {tail}: {:?}",
+            scout.depends_on
+        );
+    }
+    assert!(
+        !scout.depends_on.contains(&step("alpha-a", Op::WaitHealthy).id),
+        "earlier batches are implied by the tails"
+    );
+}
+
+#[test]
 fn a_canary_team_goes_first_and_alone() {
     let mut agents = team("alpha", &["dev"]);
     agents.extend(team("beta", &["dev"]));

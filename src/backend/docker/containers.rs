@@ -186,6 +186,7 @@ async fn create_container(
     backend: &DockerBackend,
     agent: &Agent,
     commit: Option<&str>,
+    upload: Upload,
 ) -> Result<(), BackendError> {
     ensure_volume(backend, agent, commit).await?;
     let body = container_body(backend, agent, commit)?;
@@ -197,8 +198,35 @@ async fn create_container(
         .create_container(Some(options), body)
         .await
         .map_err(request_error("create", &agent.name))?;
+    if upload == Upload::AlreadyInPlace {
+        return Ok(());
+    }
     let home = workspace::home(agent);
     workspace::upload(backend, &agent.name, &home, &agent.workspace).await
+}
+
+/// Whether a new container needs the workspace files uploaded into its volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upload {
+    /// Write them.
+    Needed,
+    /// The volume already holds exactly these files at this `HOME`.
+    AlreadyInPlace,
+}
+
+/// Whether the volume already holds `agent`'s workspace files at its `HOME`, as the
+/// current container's record says: then a recreate for an image or runtime change does
+/// not write them again.
+async fn workspace_upload(backend: &DockerBackend, agent: &Agent) -> Result<Upload, BackendError> {
+    let home = container_home(backend, &agent.name).await?;
+    let Some((_, Some(record))) = records::current(backend, &agent.name).await? else {
+        return Ok(Upload::Needed);
+    };
+    if home == workspace::home(agent) && record.workspace == agent.workspace {
+        Ok(Upload::AlreadyInPlace)
+    } else {
+        Ok(Upload::Needed)
+    }
 }
 
 /// Creates the container and starts it unless the agent is asleep.
@@ -206,8 +234,9 @@ async fn create_and_start(
     backend: &DockerBackend,
     agent: &Agent,
     commit: Option<&str>,
+    upload: Upload,
 ) -> Result<(), BackendError> {
-    create_container(backend, agent, commit).await?;
+    create_container(backend, agent, commit, upload).await?;
     if agent.state == AgentState::Sleeping {
         return Ok(());
     }
@@ -225,7 +254,7 @@ pub(super) async fn create_agent(
     commit: Option<&str>,
 ) -> Result<(), BackendError> {
     super::connect::ensure_network(backend).await?;
-    create_and_start(backend, agent, commit).await
+    create_and_start(backend, agent, commit, Upload::Needed).await
 }
 
 /// Sets the old container aside (stopped and renamed; its record stays valid, as it names
@@ -235,6 +264,7 @@ pub(super) async fn recreate_agent(
     agent: &Agent,
     commit: Option<&str>,
 ) -> Result<(), BackendError> {
+    let upload = workspace_upload(backend, agent).await?;
     stop(backend, &agent.name).await?;
     let options = RenameContainerOptionsBuilder::new()
         .name(&set_aside_name(&agent.name))
@@ -245,7 +275,7 @@ pub(super) async fn recreate_agent(
         .await
         .map_err(request_error("set aside", &agent.name))?;
     super::connect::ensure_network(backend).await?;
-    create_and_start(backend, agent, commit).await
+    create_and_start(backend, agent, commit, upload).await
 }
 
 /// Removes the new container, renames the old one back, restores the workspace files of

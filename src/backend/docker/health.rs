@@ -114,6 +114,19 @@ async fn judge(
     }
 }
 
+/// How long to wait before looking again. While a stability window runs, only its end can
+/// change the verdict (a crash meanwhile shows then as a new restart count or a stopped
+/// container), so one look at its end replaces polling through it.
+fn pause(stable_since: Option<(Instant, i64)>, deadline: Instant) -> Duration {
+    let pause = match stable_since {
+        Some((since, _)) => STABILITY_WINDOW
+            .saturating_sub(since.elapsed())
+            .max(Duration::from_millis(10)),
+        None => POLL_INTERVAL,
+    };
+    pause.min(deadline.saturating_duration_since(Instant::now()))
+}
+
 /// See [`crate::backend::Backend::wait_healthy`].
 pub(super) async fn wait_healthy(
     backend: &DockerBackend,
@@ -142,7 +155,7 @@ pub(super) async fn wait_healthy(
             Verdict::Failed(reason) => return Err(unhealthy(reason)),
             Verdict::Waiting(reason) => last = reason,
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(pause(stable_since, deadline)).await;
     }
     Err(unhealthy(last))
 }

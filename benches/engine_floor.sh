@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The engine's own floor for a first apply: what creating and starting N containers (a
+# volume each, one bridge network, same tiny image) costs through the raw Engine API, with
+# no tool in between (curl on the socket, 16 requests at a time). No tool that creates
+# and starts these containers can be faster than this on the same engine.
+# Usage: benches/engine_floor.sh [N]   (default 101; needs /bin/busybox from busybox-static)
+set -euo pipefail
+count=${1:-101}
+socket=/var/run/docker.sock
+api=http://localhost/v1.41
+[ -x /bin/busybox ] || { echo "install busybox-static"; exit 1; }
+rootfs=$(mktemp -d)
+mkdir -p "$rootfs/bin" "$rootfs/root" "$rootfs/tmp"
+cp /bin/busybox "$rootfs/bin/"
+for tool in sh sleep; do ln -sf busybox "$rootfs/bin/$tool"; done
+tar -C "$rootfs" -c . | docker import --change 'CMD ["sh","-c","trap \"exit 0\" TERM; sleep 86400 & wait"]' --change 'ENV PATH=/bin' - clawops-bench/floor:1 >/dev/null
+rm -rf "$rootfs"
+net=engine-floor-net-$$
+docker network create $net >/dev/null
+cleanup() {
+  seq 1 "$count" | xargs -P 16 -I{} curl -s -o /dev/null --unix-socket $socket -X DELETE "$api/containers/engine-floor-{}?force=1&v=1"
+  seq 1 "$count" | xargs -P 16 -I{} curl -s -o /dev/null --unix-socket $socket -X DELETE "$api/volumes/engine-floor-{}"
+  docker network rm $net >/dev/null 2>&1 || true
+  docker rmi clawops-bench/floor:1 >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+one() {
+  local index=$1
+  curl -sf -o /dev/null --unix-socket $socket -H 'Content-Type: application/json' \
+    -d "{\"Name\":\"engine-floor-$index\"}" "$api/volumes/create"
+  curl -sf -o /dev/null --unix-socket $socket -H 'Content-Type: application/json' \
+    -d "{\"Image\":\"clawops-bench/floor:1\",\"WorkingDir\":\"/root/w\",\"HostConfig\":{\"NetworkMode\":\"$net\",\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"engine-floor-$index\",\"Target\":\"/root/w\"}]}}" \
+    "$api/containers/create?name=engine-floor-$index"
+  curl -sf -o /dev/null --unix-socket $socket -X POST "$api/containers/engine-floor-$index/start"
+}
+export -f one
+export socket api net
+start=$(date +%s.%N)
+seq 1 "$count" | xargs -P 16 -I{} bash -c 'one {}'
+end=$(date +%s.%N)
+echo "engine floor, first apply: $count containers (volume + create + start, 16 at a time): $(echo "$end - $start" | bc) s"
+again() {
+  local index=$1
+  curl -sf -o /dev/null --unix-socket $socket -X POST "$api/containers/engine-floor-$index/stop?t=10"
+  curl -sf -o /dev/null --unix-socket $socket -X POST "$api/containers/engine-floor-$index/rename?name=engine-floor-$index-old"
+  curl -sf -o /dev/null --unix-socket $socket -H 'Content-Type: application/json' \
+    -d "{\"Image\":\"clawops-bench/floor:1\",\"WorkingDir\":\"/root/w\",\"HostConfig\":{\"NetworkMode\":\"$net\",\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"engine-floor-$index\",\"Target\":\"/root/w\"}]}}" \
+    "$api/containers/create?name=engine-floor-$index"
+  curl -sf -o /dev/null --unix-socket $socket -X POST "$api/containers/engine-floor-$index/start"
+  curl -sf -o /dev/null --unix-socket $socket -X DELETE "$api/containers/engine-floor-$index-old?force=1"
+}
+export -f again
+start=$(date +%s.%N)
+seq 1 "$count" | xargs -P 16 -I{} bash -c 'again {}'
+end=$(date +%s.%N)
+echo "engine floor, recreate: $count containers (stop + rename + create + start + remove, 16 at a time): $(echo "$end - $start" | bc) s"
