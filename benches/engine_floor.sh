@@ -36,7 +36,7 @@ one() {
 export -f one
 export socket api net
 start=$(date +%s.%N)
-seq 1 "$count" | xargs -P 16 -I{} bash -c 'one {}'
+seq 1 "$count" | xargs -P "${PARALLEL:-16}" -I{} bash -c 'one {}'
 end=$(date +%s.%N)
 echo "engine floor, first apply: $count containers (volume + create + start, 16 at a time): $(echo "$end - $start" | bc) s"
 again() {
@@ -51,6 +51,6 @@ again() {
 }
 export -f again
 start=$(date +%s.%N)
-seq 1 "$count" | xargs -P 16 -I{} bash -c 'again {}'
+seq 1 "$count" | xargs -P "${PARALLEL:-16}" -I{} bash -c 'again {}'
 end=$(date +%s.%N)
 echo "engine floor, recreate: $count containers (stop + rename + create + start + remove, 16 at a time): $(echo "$end - $start" | bc) s"

@@ -187,9 +187,16 @@ fn plain(value: &str) -> EnvVar {
 impl Drop for Fleet {
     fn drop(&mut self) {
         let filter = format!("label=clawops.dev/fleet={}", self.name);
-        if let Ok(ids) = docker(&["ps", "-aq", "--filter", &filter]) {
-            for id in ids.lines().filter(|id| !id.is_empty()) {
-                let _ = docker(&["rm", "-f", id]);
+        let helpers = format!(
+            "label={}={}",
+            clawops::backend::docker::SEED_LABEL,
+            self.name
+        );
+        for filter in [&filter, &helpers] {
+            if let Ok(ids) = docker(&["ps", "-aq", "--filter", filter]) {
+                for id in ids.lines().filter(|id| !id.is_empty()) {
+                    let _ = docker(&["rm", "-f", id]);
+                }
             }
         }
         if let Ok(names) = docker(&["volume", "ls", "-q", "--filter", &filter]) {

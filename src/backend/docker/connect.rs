@@ -68,7 +68,12 @@ pub(super) async fn prepare(
     for (image, policy) in images {
         ensure_image(&backend.docker, image, policy).await?;
     }
-    ensure_network(backend).await?;
+    // Looked at on every prepare (a daemon's backend lives across applies).
+    ensure_network_exists(backend).await?;
+    backend
+        .network_ready
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    backend.remove_stale_helpers().await?;
     recover_set_aside(backend).await
 }
 
@@ -111,8 +116,20 @@ async fn ensure_image(
     }
 }
 
-/// Creates the fleet network, labelled with the fleet, unless it exists.
+/// Creates the fleet network, labelled with the fleet, unless it exists (not looked at
+/// again once `prepare` or an earlier step saw it: it is not removed while clawops
+/// applies).
 pub(super) async fn ensure_network(backend: &DockerBackend) -> Result<(), BackendError> {
+    use std::sync::atomic::Ordering;
+    if backend.network_ready.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    ensure_network_exists(backend).await?;
+    backend.network_ready.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+async fn ensure_network_exists(backend: &DockerBackend) -> Result<(), BackendError> {
     let docker = &backend.docker;
     match docker
         .inspect_network(

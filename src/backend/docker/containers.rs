@@ -150,12 +150,9 @@ async fn ensure_volume(
     agent: &Agent,
     commit: Option<&str>,
 ) -> Result<(), BackendError> {
+    // The engine hands back an existing volume unchanged (its labels keep what was
+    // recorded when it was first made), so no look before is needed.
     let name = volume_name(&agent.name);
-    match backend.docker.inspect_volume(&name).await {
-        Ok(_) => return Ok(()),
-        Err(error) if is_not_found(&error) => {}
-        Err(error) => return Err(request_error("inspect volume", &agent.name)(error)),
-    }
     let labels = HashMap::from([
         (FLEET_LABEL.to_owned(), backend.fleet.clone()),
         (AGENT_LABEL.to_owned(), agent.name.clone()),
@@ -198,11 +195,10 @@ async fn create_container(
         .create_container(Some(options), body)
         .await
         .map_err(request_error("create", &agent.name))?;
-    if upload == Upload::AlreadyInPlace {
-        return Ok(());
+    match upload {
+        Upload::AlreadyInPlace => Ok(()),
+        Upload::Needed => backend.seed_workspace(agent).await,
     }
-    let home = workspace::home(agent);
-    workspace::upload(backend, &agent.name, &home, &agent.workspace).await
 }
 
 /// Whether a new container needs the workspace files uploaded into its volume.

@@ -23,6 +23,8 @@ mod observe;
 mod pilot;
 mod records;
 pub use records::records_name;
+mod seed;
+pub use seed::SEED_LABEL;
 mod workspace;
 
 use std::time::Duration;
@@ -64,6 +66,9 @@ pub struct DockerBackend {
     fleet: String,
     network: String,
     pilot_warned: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seeder: std::sync::Arc<seed::Seeder>,
+    /// The fleet network is known to exist.
+    network_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DockerBackend {
@@ -77,6 +82,8 @@ impl DockerBackend {
             fleet: fleet.to_owned(),
             network: network.to_owned(),
             pilot_warned: Default::default(),
+            seeder: Default::default(),
+            network_ready: Default::default(),
         })
     }
 

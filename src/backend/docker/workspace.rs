@@ -30,7 +30,7 @@ pub(super) fn home(agent: &Agent) -> String {
 }
 
 /// A tar archive of `files` (paths relative to the extraction directory).
-fn archive<'a>(
+pub(super) fn archive<'a>(
     agent: &str,
     files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) -> Result<Vec<u8>, BackendError> {

@@ -21,11 +21,13 @@ static REMOTE_SKILL_SOURCE: LazyLock<Regex> =
 static PACKAGE_FILE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^packages/[A-Za-z0-9][A-Za-z0-9._-]*\.zip$").expect("package pattern")
 });
+// Tags are ASCII (Docker's reference grammar): a Unicode `\w` repeated 127 times would
+// cost ~40 ms to compile on every run.
 static IMAGE: LazyLock<Regex> = LazyLock::new(|| {
     let domain = r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?";
     let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
     let pattern = format!(
-        r"^{domain}{component}(?:/{component})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
+        r"^{domain}{component}(?:/{component})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
     );
     Regex::new(&pattern).expect("image pattern")
 });
@@ -323,6 +325,26 @@ impl Rules<'_> {
                 format!("port {} is out of range", port.value),
                 "use a port from 1 to 65535",
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IMAGE;
+
+    #[test]
+    fn image_tags_are_ascii_as_in_the_reference_grammar() {
+        for valid in [
+            "hiclaw/worker-agent:v1.2.0",
+            "registry.example.com:5000/team/agent:latest_2",
+            "busybox",
+        ] {
+            assert!(IMAGE.is_match(valid), "{valid}");
+        }
+        let long_tag = format!("agent:{}", "a".repeat(129));
+        for invalid in ["agent:v1é", "agent:.v1", "Agent:v1", long_tag.as_str()] {
+            assert!(!IMAGE.is_match(invalid), "{invalid}");
         }
     }
 }
