@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The engine's own floor for a first apply: what creating and starting N containers (a
-# volume each, one bridge network, same tiny image) costs through the raw Engine API, with
-# no tool in between (curl on the socket, 16 requests at a time). No tool that creates
-# and starts these containers can be faster than this on the same engine.
-# Usage: benches/engine_floor.sh [N]   (default 101; needs /bin/busybox from busybox-static)
+# The engine's own floor: what creating and starting N containers (a volume each, one
+# bridge network, same tiny image) costs through the raw Engine API, with no tool in
+# between (curl on the socket, 16 requests at a time), then what recreating all of them
+# costs (stop, rename, create, start, remove). No tool doing this work on the same engine,
+# health gates or not, can be faster; benches/apply.sh's figures read against it.
+# Usage: [PARALLEL=16] benches/engine_floor.sh [N]   (default 101 containers, 16 requests at a time;
+#        needs /bin/busybox from busybox-static). Prints the first-apply and the recreate floor.
 set -euo pipefail
 count=${1:-101}
 socket=/var/run/docker.sock
@@ -38,7 +40,7 @@ export socket api net
 start=$(date +%s.%N)
 seq 1 "$count" | xargs -P "${PARALLEL:-16}" -I{} bash -c 'one {}'
 end=$(date +%s.%N)
-echo "engine floor, first apply: $count containers (volume + create + start, 16 at a time): $(echo "$end - $start" | bc) s"
+echo "engine floor, first apply: $count containers (volume + create + start, ${PARALLEL:-16} at a time): $(echo "$end - $start" | bc) s"
 again() {
   local index=$1
   curl -sf -o /dev/null --unix-socket $socket -X POST "$api/containers/engine-floor-$index/stop?t=10"
@@ -53,4 +55,4 @@ export -f again
 start=$(date +%s.%N)
 seq 1 "$count" | xargs -P "${PARALLEL:-16}" -I{} bash -c 'again {}'
 end=$(date +%s.%N)
-echo "engine floor, recreate: $count containers (stop + rename + create + start + remove, 16 at a time): $(echo "$end - $start" | bc) s"
+echo "engine floor, recreate: $count containers (stop + rename + create + start + remove, ${PARALLEL:-16} at a time): $(echo "$end - $start" | bc) s"

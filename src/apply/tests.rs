@@ -237,8 +237,11 @@ fn two_teams_upgrade(alpha: &[&str], beta: &[&str]) -> (Desired, Plan) {
         desired.teams_in_parallel = 2;
         desired
     };
-    let before = fleet("worker:v1");
-    let after = fleet("worker:v2");
+    planned_from(&fleet("worker:v1"), fleet("worker:v2"))
+}
+
+/// `after` and its plan against a backend where `before` was applied exactly.
+fn planned_from(before: &Desired, after: Desired) -> (Desired, Plan) {
     let mut observed = Observed::empty();
     observed.agents = before
         .agents
@@ -250,16 +253,10 @@ fn two_teams_upgrade(alpha: &[&str], beta: &[&str]) -> (Desired, Plan) {
 }
 
 fn upgrade(members: &[&str], on_failure: FailurePolicy) -> (Desired, Plan) {
-    let before = team(members, "worker:v1", on_failure);
-    let after = team(members, "worker:v2", on_failure);
-    let mut observed = Observed::empty();
-    observed.agents = before
-        .agents
-        .iter()
-        .map(|agent| ObservedAgent::applied_exactly(agent, None))
-        .collect();
-    let plan = plan(&after, &observed, &PlanOptions::default());
-    (after, plan)
+    planned_from(
+        &team(members, "worker:v1", on_failure),
+        team(members, "worker:v2", on_failure),
+    )
 }
 
 fn options() -> ApplyOptions {

@@ -54,9 +54,17 @@ pub(super) async fn observe(backend: &DockerBackend) -> Result<Observed, Backend
 pub(super) async fn list_containers(
     backend: &DockerBackend,
 ) -> Result<Vec<ContainerSummary>, BackendError> {
+    list_labelled(backend, FLEET_LABEL).await
+}
+
+/// Every container (running or not) whose `label` names this fleet.
+pub(super) async fn list_labelled(
+    backend: &DockerBackend,
+    label: &str,
+) -> Result<Vec<ContainerSummary>, BackendError> {
     let filters = HashMap::from([(
         "label".to_owned(),
-        vec![format!("{FLEET_LABEL}={}", backend.fleet)],
+        vec![format!("{label}={}", backend.fleet)],
     )]);
     let options = ListContainersOptionsBuilder::new()
         .all(true)

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use tokio::sync::oneshot;
 
@@ -185,19 +184,7 @@ impl DockerBackend {
 
     /// Removes the helpers a killed apply left behind.
     pub(super) async fn remove_stale_helpers(&self) -> Result<(), BackendError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![format!("{SEED_LABEL}={}", self.fleet)],
-        )]);
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let helpers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(request_error("list workspace helpers", &self.fleet))?;
+        let helpers = super::observe::list_labelled(self, SEED_LABEL).await?;
         for helper in helpers {
             if let Some(id) = helper.id {
                 self.remove_helper(&id).await?;
