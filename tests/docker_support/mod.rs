@@ -18,6 +18,8 @@ pub const HEALTH_IMAGE: &str = "clawops-test/agent:health";
 pub const PILOT_IMAGE: &str = "clawops-test/agent:pilot";
 /// An image whose health check never passes.
 pub const SICK_IMAGE: &str = "clawops-test/agent:sick";
+/// An image without health check whose process dies a second after it starts.
+pub const CRASHING_IMAGE: &str = "clawops-test/agent:crashing";
 const TOOLS: [&str; 8] = ["sh", "sleep", "cat", "ls", "true", "test", "mkdir", "echo"];
 const PILOTCTL: &str = "#!/bin/sh\necho \"$@\" >> /tmp/pilotctl.log\n";
 
@@ -112,6 +114,11 @@ pub fn images() {
             let context = dir.path().to_string_lossy().into_owned();
             docker(&["build", "-q", "-t", tag, &context]).expect("docker build");
         }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dockerfile = format!("FROM {BASE_IMAGE}\nCMD [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n");
+        std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
+        let context = dir.path().to_string_lossy().into_owned();
+        docker(&["build", "-q", "-t", CRASHING_IMAGE, &context]).expect("docker build");
     });
 }
 

@@ -1,0 +1,47 @@
+//! The health gate's stability window on a real engine (images without a health check,
+//! no probe): it is honoured in full, and a container that dies inside it (and is
+//! restarted by its restart policy) does not pass.
+#![cfg(feature = "docker")]
+
+mod docker_support;
+
+use std::time::{Duration, Instant};
+
+use clawops::backend::{Backend, BackendError};
+use docker_support::{BASE_IMAGE, CRASHING_IMAGE, fleet};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_steady_container_passes_only_after_the_whole_window() {
+    let Some(fleet) = fleet().await else { return };
+    let agent = fleet.agent("alpha", BASE_IMAGE);
+    fleet.backend.prepare(&[&agent]).await.expect("prepare");
+    fleet.backend.create_agent(&agent, None).await.expect("create");
+    let started = Instant::now();
+    fleet
+        .backend
+        .wait_healthy(&agent, Duration::from_secs(30), None)
+        .await
+        .expect("healthy");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the 2-second window is waited out: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_that_dies_inside_the_window_fails_the_gate() {
+    let Some(fleet) = fleet().await else { return };
+    let agent = fleet.agent("alpha", CRASHING_IMAGE);
+    fleet.backend.prepare(&[&agent]).await.expect("prepare");
+    fleet.backend.create_agent(&agent, None).await.expect("create");
+    let error = fleet
+        .backend
+        .wait_healthy(&agent, Duration::from_secs(8), None)
+        .await
+        .expect_err("a crash-looping agent is not healthy");
+    match error {
+        BackendError::Unhealthy { agent: name, .. } => assert_eq!(name, agent.name),
+        other => panic!("expected Unhealthy, got {other}"),
+    }
+}
