@@ -13,9 +13,7 @@ use docker_support::{BASE_IMAGE, CRASHING_IMAGE, fleet};
 #[tokio::test(flavor = "multi_thread")]
 async fn a_steady_container_passes_only_after_the_whole_window() {
     let Some(fleet) = fleet().await else { return };
-    let agent = fleet.agent("alpha", BASE_IMAGE);
-    fleet.backend.prepare(&[&agent]).await.expect("prepare");
-    fleet.backend.create_agent(&agent, None).await.expect("create");
+    let agent = fleet.started("alpha", BASE_IMAGE).await;
     let started = Instant::now();
     fleet
         .backend
@@ -32,9 +30,7 @@ async fn a_steady_container_passes_only_after_the_whole_window() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_container_that_dies_inside_the_window_fails_the_gate() {
     let Some(fleet) = fleet().await else { return };
-    let agent = fleet.agent("alpha", CRASHING_IMAGE);
-    fleet.backend.prepare(&[&agent]).await.expect("prepare");
-    fleet.backend.create_agent(&agent, None).await.expect("create");
+    let agent = fleet.started("alpha", CRASHING_IMAGE).await;
     let error = fleet
         .backend
         .wait_healthy(&agent, Duration::from_secs(8), None)

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clawops::backend::Backend;
 use clawops::backend::docker::SEED_LABEL;
-use docker_support::{BASE_IMAGE, docker, fleet};
+use docker_support::{BASE_IMAGE, Fleet, docker, fleet};
 use futures_util::future::join_all;
 
 fn now() -> u64 {
@@ -104,4 +104,51 @@ async fn prepare_removes_a_helper_a_killed_apply_left_behind() {
     assert_eq!(helpers(&fleet.name).len(), 1);
     fleet.backend.prepare(&[&agent]).await.expect("prepare");
     assert!(helpers(&fleet.name).is_empty(), "the leftover is removed");
+}
+
+/// Recreates `changed` and drops the container set aside.
+async fn recreate(fleet: &Fleet, changed: &clawops::desired::Agent) {
+    fleet
+        .backend
+        .recreate_agent(changed, None)
+        .await
+        .expect("recreate");
+    fleet
+        .backend
+        .finish_recreate(&changed.name)
+        .await
+        .expect("finish");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recreate_writes_changed_files_and_keeps_unchanged_ones_under_a_new_home() {
+    let Some(fleet) = fleet().await else { return };
+    let agent = fleet.started("alpha", BASE_IMAGE).await;
+
+    // Runtime and workspace change together: the new files are written.
+    let mut changed = agent.clone();
+    changed.runtime_hash = "runtime-alpha-2".to_owned();
+    changed
+        .workspace
+        .insert("SOUL.md".to_owned(), "I am alpha, upgraded.\n".to_owned());
+    recreate(&fleet, &changed).await;
+    let soul = fleet.exec(
+        &agent.name,
+        &["cat", "/root/hiclaw-fs/agents/alpha/SOUL.md"],
+    );
+    assert_eq!(soul.expect("SOUL.md"), "I am alpha, upgraded.");
+
+    // Only HOME moves: nothing is written, and the files show at the new HOME.
+    let mut moved = changed.clone();
+    moved.runtime_hash = "runtime-alpha-3".to_owned();
+    if let Some(home) = moved.env.get_mut("HOME") {
+        home.value = "/root/elsewhere".to_owned();
+    }
+    recreate(&fleet, &moved).await;
+    let soul = fleet.exec(&agent.name, &["cat", "/root/elsewhere/SOUL.md"]);
+    assert_eq!(
+        soul.expect("SOUL.md at the new HOME"),
+        "I am alpha, upgraded."
+    );
+    assert!(helpers(&fleet.name).is_empty());
 }

@@ -66,9 +66,7 @@ pub struct BarProgress {
 
 impl Progress for BarProgress {
     fn wave_started(&self, wave: &Wave, plan: &Plan) {
-        let bar = self
-            .bars
-            .add(ProgressBar::new(wave.steps.len() as u64));
+        let bar = self.bars.add(ProgressBar::new(wave.steps.len() as u64));
         if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
             bar.set_style(style.progress_chars("=> "));
         }

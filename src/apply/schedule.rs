@@ -7,22 +7,11 @@ use std::collections::BTreeMap;
 use super::{ApplyReport, Outcome, Progress, StepOutcome};
 use crate::plan::Plan;
 
-/// Where a step stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// Waiting for dependencies.
-    Waiting,
-    /// Handed out to run.
-    Started,
-    /// Finished (its outcome is recorded, or it never began).
-    Finished,
-}
-
 /// The bookkeeping of one apply.
 pub(super) struct Schedule<'a> {
     plan: &'a Plan,
-    states: Vec<State>,
-    /// Dependencies of each step not done yet.
+    /// Dependencies of each step not done yet (a step becomes ready when it reaches 0,
+    /// which happens once).
     pending: Vec<usize>,
     /// Steps that depend on each step.
     dependents: Vec<Vec<usize>>,
@@ -50,7 +39,6 @@ impl<'a> Schedule<'a> {
         let ready = (0..count).filter(|id| pending[*id] == 0).collect();
         Self {
             plan,
-            states: vec![State::Waiting; count],
             pending,
             dependents,
             ready,
@@ -63,9 +51,6 @@ impl<'a> Schedule<'a> {
     pub fn take_ready(&mut self) -> Vec<usize> {
         let mut ready = std::mem::take(&mut self.ready);
         ready.sort_unstable();
-        for id in &ready {
-            self.states[*id] = State::Started;
-        }
         ready
     }
 
@@ -84,7 +69,6 @@ impl<'a> Schedule<'a> {
     /// Step `id` finished with `outcome` (`None`: it never began). A done step makes the
     /// steps waiting only for it ready.
     pub fn finished(&mut self, id: usize, outcome: Option<StepOutcome>, progress: &dyn Progress) {
-        self.states[id] = State::Finished;
         let done = outcome
             .as_ref()
             .is_some_and(|outcome| outcome.outcome == Outcome::Done);
@@ -94,7 +78,7 @@ impl<'a> Schedule<'a> {
         if done {
             for dependent in self.dependents[id].clone() {
                 self.pending[dependent] -= 1;
-                if self.pending[dependent] == 0 && self.states[dependent] == State::Waiting {
+                if self.pending[dependent] == 0 {
                     self.ready.push(dependent);
                 }
             }

@@ -233,7 +233,9 @@ fn two_teams_upgrade(alpha: &[&str], beta: &[&str]) -> (Desired, Plan) {
         }
         desired.agents.extend(beta_agents);
         desired.agents.push(scout);
-        desired.agents.sort_by(|left, right| left.name.cmp(&right.name));
+        desired
+            .agents
+            .sort_by(|left, right| left.name.cmp(&right.name));
         desired.teams_in_parallel = 2;
         desired
     };
@@ -322,8 +324,14 @@ async fn a_slow_gate_in_one_team_does_not_hold_back_the_other() {
     assert!(position("recreate b3") < position("wait a1"), "{calls:?}");
     assert!(position("wait a1") < position("recreate a2"), "{calls:?}");
     // The standalone group comes after both teams, slow one included.
-    assert!(position("wait a2") < position("recreate scout"), "{calls:?}");
-    assert!(position("wait b3") < position("recreate scout"), "{calls:?}");
+    assert!(
+        position("wait a2") < position("recreate scout"),
+        "{calls:?}"
+    );
+    assert!(
+        position("wait b3") < position("recreate scout"),
+        "{calls:?}"
+    );
 }
 
 #[tokio::test]

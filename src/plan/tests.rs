@@ -593,7 +593,9 @@ fn the_next_set_waits_for_every_team_of_the_set_before() {
         );
     }
     assert!(
-        !scout.depends_on.contains(&step("alpha-a", Op::WaitHealthy).id),
+        !scout
+            .depends_on
+            .contains(&step("alpha-a", Op::WaitHealthy).id),
         "earlier batches are implied by the tails"
     );
 }

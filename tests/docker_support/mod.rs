@@ -175,6 +175,18 @@ impl Fleet {
         }
     }
 
+    /// A Running worker `member` on `image`, prepared for, created and started.
+    pub async fn started(&self, member: &str, image: &str) -> Agent {
+        use clawops::backend::Backend;
+        let agent = self.agent(member, image);
+        self.backend.prepare(&[&agent]).await.expect("prepare");
+        self.backend
+            .create_agent(&agent, None)
+            .await
+            .expect("create");
+        agent
+    }
+
     /// `docker exec <agent> <command…>`.
     pub fn exec(&self, container: &str, command: &[&str]) -> Result<String, String> {
         let mut args = vec!["exec", container];

@@ -68,11 +68,11 @@ pub(super) async fn prepare(
     for (image, policy) in images {
         ensure_image(&backend.docker, image, policy).await?;
     }
-    // Looked at on every prepare (a daemon's backend lives across applies).
-    ensure_network_exists(backend).await?;
+    // Looked at again on every prepare (a daemon's backend lives across applies).
     backend
         .network_ready
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    ensure_network(backend).await?;
     backend.remove_stale_helpers().await?;
     recover_set_aside(backend).await
 }
@@ -124,12 +124,12 @@ pub(super) async fn ensure_network(backend: &DockerBackend) -> Result<(), Backen
     if backend.network_ready.load(Ordering::SeqCst) {
         return Ok(());
     }
-    ensure_network_exists(backend).await?;
+    create_network_unless_present(backend).await?;
     backend.network_ready.store(true, Ordering::SeqCst);
     Ok(())
 }
 
-async fn ensure_network_exists(backend: &DockerBackend) -> Result<(), BackendError> {
+async fn create_network_unless_present(backend: &DockerBackend) -> Result<(), BackendError> {
     let docker = &backend.docker;
     match docker
         .inspect_network(

@@ -201,27 +201,24 @@ async fn create_container(
     }
 }
 
-/// Whether a new container needs the workspace files uploaded into its volume.
+/// Whether a new container needs the workspace files written into its volume.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Upload {
     /// Write them.
     Needed,
-    /// The volume already holds exactly these files at this `HOME`.
+    /// The volume already holds exactly these files.
     AlreadyInPlace,
 }
 
-/// Whether the volume already holds `agent`'s workspace files at its `HOME`, as the
-/// current container's record says: then a recreate for an image or runtime change does
-/// not write them again.
+/// Whether the volume already holds `agent`'s workspace files, as the current container's
+/// record says: then a recreate for an image or runtime change does not write them again.
+/// (The files sit at the volume's root, so a new `HOME` only moves where they appear.)
 async fn workspace_upload(backend: &DockerBackend, agent: &Agent) -> Result<Upload, BackendError> {
-    let home = container_home(backend, &agent.name).await?;
-    let Some((_, Some(record))) = records::current(backend, &agent.name).await? else {
-        return Ok(Upload::Needed);
-    };
-    if home == workspace::home(agent) && record.workspace == agent.workspace {
-        Ok(Upload::AlreadyInPlace)
-    } else {
-        Ok(Upload::Needed)
+    match records::current(backend, &agent.name).await? {
+        Some((_, Some(record))) if record.workspace == agent.workspace => {
+            Ok(Upload::AlreadyInPlace)
+        }
+        _ => Ok(Upload::Needed),
     }
 }
 

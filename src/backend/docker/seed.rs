@@ -92,9 +92,10 @@ impl DockerBackend {
     async fn write_batches(&self, mut queued: Vec<Pending>) {
         while !queued.is_empty() {
             let mut volumes = BTreeSet::new();
-            let (batch, later): (Vec<Pending>, Vec<Pending>) = queued.into_iter().partition(|item| {
-                volumes.len() < MOST_PER_BATCH && volumes.insert(item.volume.clone())
-            });
+            let (batch, later): (Vec<Pending>, Vec<Pending>) =
+                queued.into_iter().partition(|item| {
+                    volumes.len() < MOST_PER_BATCH && volumes.insert(item.volume.clone())
+                });
             queued = later;
             let result = self.write_batch(&batch).await.map_err(|error| {
                 let mut text = error.to_string();
@@ -164,9 +165,13 @@ impl DockerBackend {
             .join(", ");
         let tar = super::workspace::archive(
             &agents,
-            files.iter().map(|(path, content)| (path.as_str(), *content)),
+            files
+                .iter()
+                .map(|(path, content)| (path.as_str(), *content)),
         )?;
-        let options = UploadToContainerOptionsBuilder::new().path(SEED_ROOT).build();
+        let options = UploadToContainerOptionsBuilder::new()
+            .path(SEED_ROOT)
+            .build();
         self.docker
             .upload_to_container(helper, Some(options), bollard::body_full(tar.into()))
             .await
