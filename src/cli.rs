@@ -16,9 +16,71 @@ pub struct Cli {
     /// Log line format on stderr (level from `CLAWOPS_LOG`, e.g. `info`; default `warn`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Which backend the live commands use, overriding `[fleet] backend`.
+    #[arg(long, value_enum, global = true)]
+    pub backend: Option<BackendChoice>,
+    /// Kubernetes: the kubeconfig file (default: `[kubernetes] kubeconfig`, `KUBECONFIG`,
+    /// `~/.kube/config`, else in-cluster).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes: take over fields another field manager owns instead of reporting the
+    /// conflict.
+    #[arg(long, global = true)]
+    pub force_conflicts: bool,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// A Docker Engine.
+    Docker,
+    /// A Kubernetes cluster.
+    Kubernetes,
+}
+
+impl Cli {
+    /// The backend settings given on the command line.
+    pub fn backend_overrides(&self) -> BackendOverrides {
+        BackendOverrides {
+            backend: self.backend.map(|choice| match choice {
+                BackendChoice::Docker => crate::spec::config::BackendKind::Docker,
+                BackendChoice::Kubernetes => crate::spec::config::BackendKind::Kubernetes,
+            }),
+            kubeconfig: self
+                .kubeconfig
+                .as_ref()
+                .map(|path| path.to_string_lossy().into_owned()),
+            force_conflicts: self.force_conflicts,
+        }
+    }
+}
+
+/// Backend settings from the command line, laid over `clawops.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendOverrides {
+    /// `--backend`.
+    pub backend: Option<crate::spec::config::BackendKind>,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<String>,
+    /// `--force-conflicts`.
+    pub force_conflicts: bool,
+}
+
+impl BackendOverrides {
+    /// `config` with these settings laid over it.
+    pub fn over(&self, config: &crate::spec::config::Config) -> crate::spec::config::Config {
+        let mut config = config.clone();
+        if let Some(backend) = self.backend {
+            config.fleet.backend = backend;
+        }
+        if let Some(kubeconfig) = &self.kubeconfig {
+            config.kubernetes.kubeconfig = kubeconfig.clone();
+        }
+        config
+    }
 }
 
 /// Log line formats.
@@ -59,6 +121,8 @@ pub enum Command {
     /// the lock), quarantine commits that fail, report drift; serves a webhook, status
     /// and metrics.
     Watch(WatchArgs),
+    /// Print every object the backend would be given (Kubernetes: all manifests, as YAML).
+    Render(RenderArgs),
     /// Write a JSON Schema per kind (and for clawops.toml) into a folder.
     Schema(SchemaArgs),
     /// Pilot topologies.
@@ -254,6 +318,14 @@ pub struct UnlockArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Where the desired state comes from (for the fleet name and backend settings).
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// `clawops render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Where the desired state comes from.
     #[command(flatten)]
     pub source: SourceArgs,
 }

@@ -203,6 +203,7 @@ fn team(members: &[&str], image: &str, on_failure: FailurePolicy) -> Desired {
         rollout: BTreeMap::from([("alpha".to_owned(), settings)]),
         teams_in_parallel: 1,
         prune: PruneConfig::default(),
+        teams: Vec::new(),
     }
 }
 

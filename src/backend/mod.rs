@@ -7,11 +7,13 @@
 
 #[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 
 use std::future::Future;
 use std::time::Duration;
 
-use crate::desired::Agent;
+use crate::desired::{Agent, Desired};
 use crate::observe::Observed;
 use crate::spec::hiclaw::Probe;
 
@@ -109,6 +111,20 @@ pub enum BackendError {
         /// The current holder (host `unknown` while it is still being written).
         holder: LockHolder,
     },
+    /// Another field manager owns a field clawops applies (Kubernetes server-side apply).
+    #[error("{object} has fields owned by another manager: {message}")]
+    #[diagnostic(
+        code(clawops::backend::conflict),
+        help(
+            "someone changed these fields with another tool; run again with --force-conflicts to take them over"
+        )
+    )]
+    Conflict {
+        /// `Kind/name` of the object.
+        object: String,
+        /// The API server's message naming the fields and their manager.
+        message: String,
+    },
     /// A request to the backend failed.
     #[error("{operation} {agent} failed")]
     #[diagnostic(code(clawops::backend::request))]
@@ -133,6 +149,25 @@ pub trait Backend: Send + Sync {
 
     /// Makes sure shared resources exist (network, images) before anything changes.
     fn prepare(&self, agents: &[&Agent]) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Looks for changes made outside clawops that the observed records cannot show (a
+    /// Kubernetes object edited by hand), comparing `desired` with the live fleet; the
+    /// default finds none.
+    fn check_drift(
+        &self,
+        desired: &Desired,
+        observed: Observed,
+    ) -> impl Future<Output = Result<Observed, BackendError>> + Send {
+        let _ = desired;
+        async { Ok(observed) }
+    }
+
+    /// Brings fleet-level objects in line with `desired` after the plan was walked
+    /// (Kubernetes: team access rules, the inventory); the default has none.
+    fn finish(&self, desired: &Desired) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let _ = desired;
+        async { Ok(()) }
+    }
 
     /// Creates the agent; starts it unless it is asleep.
     fn create_agent(

@@ -41,7 +41,7 @@ fn load_plan(path: &Path) -> Result<Plan, String> {
     Ok(plan)
 }
 
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 /// Asks on a terminal; without one, `--yes` is required.
 fn confirmed(context: &Context, yes: bool) -> bool {
     use std::io::{BufRead, IsTerminal};
@@ -62,7 +62,7 @@ fn confirmed(context: &Context, yes: bool) -> bool {
     read && answer.trim() == "yes"
 }
 
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn report(context: &Context, plan: &Plan, report: &crate::apply::ApplyReport, seconds: f64) {
     let (done, failed, not_attempted) = report.counts();
     for outcome in &report.outcomes {
@@ -91,7 +91,7 @@ fn report(context: &Context, plan: &Plan, report: &crate::apply::ApplyReport, se
     ));
 }
 
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn execute(
     context: &Context,
     args: &ApplyArgs,
@@ -120,7 +120,7 @@ fn execute(
         }
     };
     runtime.block_on(async {
-        let backend = match super::live::open(config, &desired.fleet).await {
+        let backend = match super::live::open(context, config, &desired.fleet).await {
             Ok(backend) => backend,
             Err(error) => {
                 context.printer.error(&error);
@@ -179,7 +179,7 @@ fn execute(
     })
 }
 
-#[cfg(not(feature = "docker"))]
+#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
 fn execute(
     context: &Context,
     _args: &ApplyArgs,

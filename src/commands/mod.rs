@@ -6,8 +6,9 @@ pub mod github;
 pub mod live;
 pub mod pilot;
 pub mod plan;
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 pub mod reconcile;
+pub mod render;
 pub mod schema;
 pub mod status;
 pub mod unlock;
@@ -28,12 +29,16 @@ use crate::spec::{self, Checked};
 pub struct Context {
     /// Where output goes.
     pub printer: Printer,
+    /// Backend settings from the command line (`--backend`, `--kubeconfig`,
+    /// `--force-conflicts`).
+    pub backend: crate::cli::BackendOverrides,
 }
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> ExitCode {
     let context = Context {
         printer: Printer::new(cli.color),
+        backend: cli.backend_overrides(),
     };
     match cli.command {
         Command::Validate(args) => validate::run(&context, &args.source.options(), args.format),
@@ -42,6 +47,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => status::run(&context, &args),
         Command::Unlock(args) => unlock::run(&context, &args),
         Command::Watch(args) => watch::run(&context, &args),
+        Command::Render(args) => render::run(&context, &args.source.options()),
         Command::Schema(args) => schema::run(&context, &args.out),
         Command::Pilot {
             command: PilotCommand::Manifests(args),

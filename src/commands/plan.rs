@@ -90,7 +90,7 @@ fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Obse
 }
 
 /// Plans against the live fleet (the backend `clawops.toml` names).
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode {
     use crate::backend::Backend;
     let Some((desired, config)) = super::resolve_at(context, options) else {
@@ -98,8 +98,9 @@ fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode
     };
     let observed = super::live::runtime().and_then(|runtime| {
         runtime.block_on(async {
-            let backend = super::live::open(&config, &desired.fleet).await?;
-            Ok::<_, super::live::LiveError>(backend.observe().await?)
+            let backend = super::live::open(context, &config, &desired.fleet).await?;
+            let observed = backend.observe().await?;
+            Ok::<_, super::live::LiveError>(backend.check_drift(&desired, observed).await?)
         })
     });
     match observed {
@@ -111,7 +112,7 @@ fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode
     }
 }
 
-#[cfg(not(feature = "docker"))]
+#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
 fn live(context: &Context, _args: &PlanArgs, options: &SourceOptions) -> ExitCode {
     if let Some((_, config)) = super::resolve_at(context, options) {
         context.printer.error(&super::live::unavailable(&config));

@@ -79,6 +79,10 @@ pub(crate) enum ReconcileError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Prepare(BackendError),
+    /// Fleet-level objects could not be brought in line after the walk.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Finish(BackendError),
     /// The plan was refused (saved plan outdated, blast-radius guard, not confirmed).
     #[error("{reason}")]
     #[diagnostic(code(clawops::apply::refused))]
@@ -104,7 +108,7 @@ impl Reconcile<'_> {
     /// anything unsettled): then the lock is not needed, and the empty plan is shown. Any
     /// doubt (an error, a change) goes the locked way, which observes again under the lock.
     async fn already_settled(&self) -> bool {
-        let Ok(observed) = self.backend.observe().await else {
+        let Ok(observed) = self.observe().await else {
             return false;
         };
         let plan = crate::plan::plan(self.desired, &observed, &self.plan_options());
@@ -113,6 +117,12 @@ impl Reconcile<'_> {
         }
         self.print_plan(&plan);
         true
+    }
+
+    /// Observes the fleet, and whatever drift the backend finds beyond its records.
+    async fn observe(&self) -> Result<crate::observe::Observed, BackendError> {
+        let observed = self.backend.observe().await?;
+        self.backend.check_drift(self.desired, observed).await
     }
 
     fn plan_options(&self) -> PlanOptions {
@@ -136,11 +146,7 @@ impl Reconcile<'_> {
             .prepare(&[])
             .await
             .map_err(ReconcileError::SettleInterrupted)?;
-        let observed = self
-            .backend
-            .observe()
-            .await
-            .map_err(ReconcileError::Observe)?;
+        let observed = self.observe().await.map_err(ReconcileError::Observe)?;
         let fresh = crate::plan::plan(self.desired, &observed, &self.plan_options());
         let plan = match &self.saved {
             Some(saved) => {
@@ -200,6 +206,12 @@ impl Reconcile<'_> {
             self.stop,
         )
         .await;
+        // Fleet-level objects follow the agents, even after a halted walk: what was created
+        // is listed in the inventory.
+        self.backend
+            .finish(self.desired)
+            .await
+            .map_err(ReconcileError::Finish)?;
         Ok(Reconciled::Applied {
             plan: Box::new(plan),
             report,

@@ -12,7 +12,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> ExitCode {
     let Some((desired, config)) = resolve_at(context, &args.source.options()) else {
         return ExitCode::FAILURE;
     };
-    match observe(&desired, &config) {
+    match observe(context, &desired, &config) {
         Ok(observed) => {
             context.printer.out(&table(&desired, &observed));
             ExitCode::SUCCESS
@@ -24,20 +24,22 @@ pub fn run(context: &Context, args: &StatusArgs) -> ExitCode {
     }
 }
 
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn observe(
+    context: &Context,
     desired: &Desired,
     config: &crate::spec::Config,
 ) -> Result<Observed, super::live::LiveError> {
     use crate::backend::Backend;
     super::live::runtime()?.block_on(async {
-        let backend = super::live::open(config, &desired.fleet).await?;
+        let backend = super::live::open(context, config, &desired.fleet).await?;
         Ok(backend.observe().await?)
     })
 }
 
-#[cfg(not(feature = "docker"))]
+#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
 fn observe(
+    _context: &Context,
     _desired: &Desired,
     config: &crate::spec::Config,
 ) -> Result<Observed, super::live::LiveError> {

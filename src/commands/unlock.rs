@@ -11,7 +11,7 @@ pub fn run(context: &Context, args: &UnlockArgs) -> ExitCode {
     let Some((desired, config)) = resolve_at(context, &args.source.options()) else {
         return ExitCode::FAILURE;
     };
-    match release(&desired.fleet, &config) {
+    match release(context, &desired.fleet, &config) {
         Ok(()) => {
             context.printer.out(&format!(
                 "The apply lock of fleet {} is released.",
@@ -26,16 +26,24 @@ pub fn run(context: &Context, args: &UnlockArgs) -> ExitCode {
     }
 }
 
-#[cfg(feature = "docker")]
-fn release(fleet: &str, config: &crate::spec::Config) -> Result<(), super::live::LiveError> {
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
+fn release(
+    context: &Context,
+    fleet: &str,
+    config: &crate::spec::Config,
+) -> Result<(), super::live::LiveError> {
     use crate::backend::Backend;
     super::live::runtime()?.block_on(async {
-        let backend = super::live::open(config, fleet).await?;
+        let backend = super::live::open(context, config, fleet).await?;
         Ok(backend.unlock(None).await?)
     })
 }
 
-#[cfg(not(feature = "docker"))]
-fn release(_fleet: &str, config: &crate::spec::Config) -> Result<(), super::live::LiveError> {
+#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
+fn release(
+    _context: &Context,
+    _fleet: &str,
+    config: &crate::spec::Config,
+) -> Result<(), super::live::LiveError> {
     Err(super::live::unavailable(config))
 }

@@ -144,6 +144,18 @@ pub struct Agent {
     pub config_hash: String,
 }
 
+impl Agent {
+    /// The resource name of the agent of member `target`, next to this one (a
+    /// DebugWorker's target: same prefix, that member's name).
+    pub fn debug_target_agent(&self, target: &str) -> String {
+        let base = self
+            .name
+            .strip_suffix(self.member.as_str())
+            .unwrap_or(&self.name);
+        format!("{base}{target}")
+    }
+}
+
 /// One rollout group, in upgrade order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {

@@ -68,7 +68,7 @@ pub(crate) fn runtime_hash(agent: &Agent, package: Option<&str>) -> String {
 }
 
 /// The config hash: every workspace file's path and content, in path order.
-pub(crate) fn config_hash(workspace: &Workspace) -> String {
+pub fn config_hash(workspace: &Workspace) -> String {
     sha256_of_json(workspace)
 }
 

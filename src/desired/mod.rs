@@ -22,6 +22,7 @@ pub use agent::{
     is_sensitive_key,
 };
 pub use duration::{duration_seconds, parse_duration};
+pub use hash::config_hash;
 pub use images::{
     DEFAULT_COPAW_IMAGE, DEFAULT_HERMES_IMAGE, DEFAULT_MANAGER_IMAGE, DEFAULT_OPENCLAW_IMAGE,
     default_image,
@@ -62,6 +63,21 @@ pub struct Desired {
     pub teams_in_parallel: u32,
     /// Deleting agents that left git.
     pub prune: PruneConfig,
+    /// Every team with its admin, sorted by name (for backends that realize permission
+    /// isolation, e.g. Kubernetes RBAC).
+    #[serde(default)]
+    pub teams: Vec<TeamAccess>,
+}
+
+/// One team as a backend's access rules see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamAccess {
+    /// The team's name (`metadata.name`, the value of `hiclaw.io/team`).
+    pub name: String,
+    /// The Human who administers the team (`spec.admin.name`), if any.
+    pub admin: Option<String>,
+    /// Resource names of the team's agents (leader and workers), sorted.
+    pub agents: Vec<String>,
 }
 
 impl Desired {

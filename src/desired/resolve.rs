@@ -70,6 +70,7 @@ pub fn resolve(spec: &Spec) -> Desired {
     agents.sort_by(|left, right| left.name.cmp(&right.name));
     let groups = groups::groups(spec, &profiles);
     let rollout = groups::rollout(spec, &groups);
+    let teams = team_access(spec, &agents);
     Desired {
         fleet: spec.fleet_name.clone(),
         prefix,
@@ -79,7 +80,32 @@ pub fn resolve(spec: &Spec) -> Desired {
         rollout,
         teams_in_parallel: spec.config.rollout.teams_in_parallel,
         prune: spec.config.prune.clone(),
+        teams,
     }
+}
+
+/// Every team, its admin and its agents, sorted by name.
+fn team_access(spec: &Spec, agents: &[Agent]) -> Vec<super::TeamAccess> {
+    let mut teams: Vec<super::TeamAccess> = spec
+        .teams
+        .iter()
+        .map(|team| super::TeamAccess {
+            name: team.name().to_owned(),
+            admin: team
+                .spec()
+                .admin
+                .as_ref()
+                .map(|admin| admin.name.value.clone()),
+            agents: agents
+                .iter()
+                .filter(|agent| agent.team.as_deref() == Some(team.name()))
+                .map(|agent| agent.name.clone())
+                .collect(),
+        })
+        .collect();
+    teams.sort_by(|left, right| left.name.cmp(&right.name));
+    teams.dedup_by(|left, right| left.name == right.name);
+    teams
 }
 
 fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -> Agent {

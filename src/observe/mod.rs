@@ -59,6 +59,10 @@ pub struct ObservedAgent {
     /// The full record clawops last applied, when the backend keeps it: lets the plan
     /// name every changed field and diff every changed file.
     pub last_applied: Option<Agent>,
+    /// Fields of the agent's objects edited outside clawops, when the backend can tell
+    /// (Kubernetes, by a server-side dry run); re-applying the agent restores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edited: Vec<String>,
 }
 
 impl ObservedAgent {
@@ -78,6 +82,7 @@ impl ObservedAgent {
             commit,
             applied_state: Some(agent.state),
             last_applied: Some(agent.clone()),
+            edited: Vec::new(),
         }
     }
 }

@@ -30,11 +30,14 @@ pub(super) fn desired_agent(desired: &Agent, observed: Option<&ObservedAgent>) -
                 running: observed.image.clone(),
             })
         });
-    if observed.runtime_hash != desired.runtime_hash || image_drift.is_some() {
-        return vec![(
-            Op::RecreateAgent,
-            recreate_causes(desired, observed, image_drift),
-        )];
+    let edited = (!observed.edited.is_empty()).then(|| {
+        Cause::Drift(Drift::EditedOutsideClawops {
+            fields: observed.edited.clone(),
+        })
+    });
+    let drift: Vec<Cause> = image_drift.into_iter().chain(edited).collect();
+    if observed.runtime_hash != desired.runtime_hash || !drift.is_empty() {
+        return vec![(Op::RecreateAgent, recreate_causes(desired, observed, drift))];
     }
     let files = file_causes(desired, observed);
     let mut actions = Actions::new();
@@ -98,12 +101,8 @@ pub(super) fn gone_agent(prune: bool) -> Actions {
     vec![(op, vec![Cause::GoneFromGit])]
 }
 
-fn recreate_causes(
-    desired: &Agent,
-    observed: &ObservedAgent,
-    image_drift: Option<Cause>,
-) -> Vec<Cause> {
-    let mut causes: Vec<Cause> = image_drift.into_iter().collect();
+fn recreate_causes(desired: &Agent, observed: &ObservedAgent, drift: Vec<Cause>) -> Vec<Cause> {
+    let mut causes = drift;
     if let Some(applied) = &observed.last_applied {
         causes.extend(field_causes(applied, desired));
     }

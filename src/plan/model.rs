@@ -86,6 +86,12 @@ pub enum Drift {
         /// The image running now.
         running: String,
     },
+    /// Fields of the agent's objects were edited outside clawops (found by a server-side
+    /// dry run on Kubernetes).
+    EditedOutsideClawops {
+        /// The edited fields, e.g. `spec.template.spec.containers.0.image`.
+        fields: Vec<String>,
+    },
 }
 
 impl fmt::Display for Drift {
@@ -101,6 +107,9 @@ impl fmt::Display for Drift {
                     formatter,
                     "image changed outside clawops: {applied} → {running}"
                 )
+            }
+            Drift::EditedOutsideClawops { fields } => {
+                write!(formatter, "edited outside clawops: {}", fields.join(", "))
             }
         }
     }

@@ -75,6 +75,7 @@ fn fleet(agents: Vec<Agent>) -> Desired {
         rollout,
         teams_in_parallel: 1,
         prune: PruneConfig::default(),
+        teams: Vec::new(),
     }
 }
 
@@ -334,6 +335,32 @@ fn drift_is_detected_and_corrected_with_its_cause() {
             running: "hiclaw/worker:debug".into()
         })]
     );
+}
+
+#[test]
+fn objects_edited_outside_clawops_are_reapplied_naming_the_fields() {
+    let dev = agent("dev", "alpha", AgentState::Running);
+    let mut edited = applied(&dev);
+    edited.edited = vec!["spec.template.spec.containers.0.env".to_owned()];
+    let desired = fleet(vec![dev.clone()]);
+    let plan = plan_of(&desired, &observed(vec![edited]));
+    let step = plan
+        .steps
+        .iter()
+        .find(|step| step.op == Op::RecreateAgent)
+        .expect("a re-apply");
+    assert_eq!(
+        step.causes,
+        vec![Cause::Drift(Drift::EditedOutsideClawops {
+            fields: vec!["spec.template.spec.containers.0.env".to_owned()]
+        })]
+    );
+    assert_eq!(
+        step.causes[0].to_string(),
+        "drift: edited outside clawops: spec.template.spec.containers.0.env"
+    );
+    let untouched = plan_of(&desired, &observed(vec![applied(&dev)]));
+    assert!(!untouched.summary.has_changes());
 }
 
 #[test]

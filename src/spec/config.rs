@@ -78,14 +78,50 @@ impl Default for DockerConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesConfig {
-    /// Namespace of the fleet.
+    /// Namespace of the fleet (created if missing).
     pub namespace: String,
+    /// Secret in that namespace holding the values of `!secret NAME` env references, one
+    /// key per name.
+    pub secret: String,
+    /// Kubeconfig file; empty: `--kubeconfig`, `KUBECONFIG`, `~/.kube/config`, in-cluster.
+    pub kubeconfig: String,
+    /// Resources of every agent's container.
+    pub resources: KubernetesResources,
 }
 
 impl Default for KubernetesConfig {
     fn default() -> Self {
         Self {
             namespace: "hiclaw".to_owned(),
+            secret: "clawops-secrets".to_owned(),
+            kubeconfig: String::new(),
+            resources: KubernetesResources::default(),
+        }
+    }
+}
+
+/// `[kubernetes.resources]`: requests and limits of an agent's container (HiClaw's
+/// defaults: 100m/256Mi requested, 1000m/2Gi at most).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesResources {
+    /// CPU requested.
+    pub requests_cpu: String,
+    /// Memory requested.
+    pub requests_memory: String,
+    /// CPU limit.
+    pub limits_cpu: String,
+    /// Memory limit.
+    pub limits_memory: String,
+}
+
+impl Default for KubernetesResources {
+    fn default() -> Self {
+        Self {
+            requests_cpu: "100m".to_owned(),
+            requests_memory: "256Mi".to_owned(),
+            limits_cpu: "1000m".to_owned(),
+            limits_memory: "2Gi".to_owned(),
         }
     }
 }

@@ -79,15 +79,6 @@ fn container_env(agent: &Agent) -> Result<Vec<String>, BackendError> {
         .collect()
 }
 
-/// The name of the agent of member `target`, next to a DebugWorker `agent`.
-fn member_agent_name(agent: &Agent, target: &str) -> String {
-    let base = agent
-        .name
-        .strip_suffix(agent.member.as_str())
-        .unwrap_or(&agent.name);
-    format!("{base}{target}")
-}
-
 /// The workspace volume, plus a DebugWorker's targets read-only.
 fn mounts(agent: &Agent, home: &str) -> Vec<Mount> {
     let mut mounts = vec![Mount {
@@ -99,7 +90,7 @@ fn mounts(agent: &Agent, home: &str) -> Vec<Mount> {
     for target in &agent.debug_targets {
         mounts.push(Mount {
             target: Some(format!("{DEBUG_MOUNT_ROOT}/{target}")),
-            source: Some(volume_name(&member_agent_name(agent, target))),
+            source: Some(volume_name(&agent.debug_target_agent(target))),
             typ: Some(MountType::VOLUME),
             read_only: Some(true),
             ..Default::default()

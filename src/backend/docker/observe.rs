@@ -155,6 +155,7 @@ async fn observe_container(
         commit: (!commit.is_empty()).then_some(commit),
         applied_state: records::parse_state(labels.get(STATE_LABEL)),
         last_applied: applied,
+        edited: Vec::new(),
     };
     if let Some(record) = record {
         agent.config_hash = record.config_hash.clone();
@@ -206,6 +207,7 @@ fn missing_agents(
                 commit: (!commit.is_empty()).then_some(commit),
                 applied_state: records::parse_state(volume.labels.get(STATE_LABEL)),
                 last_applied: None,
+                edited: Vec::new(),
                 name,
             };
             if let Some(stored) = stored.get(&agent.name).filter(|s| s.container.is_none()) {

@@ -361,7 +361,7 @@ impl Daemon<'_> {
         config: &crate::spec::Config,
         commit: &str,
     ) -> Result<Reconciled, ReconcileError> {
-        let backend = crate::commands::live::open(config, &desired.fleet)
+        let backend = crate::commands::live::open(self.context, config, &desired.fleet)
             .await
             .map_err(|error| match error {
                 crate::commands::live::LiveError::OpenBackend(error) => {
@@ -406,12 +406,17 @@ impl Daemon<'_> {
             return ReconcileResult::Error;
         };
         let Ok(backend) =
-            crate::commands::live::open(&applied.config, &applied.desired.fleet).await
+            crate::commands::live::open(self.context, &applied.config, &applied.desired.fleet)
+                .await
         else {
             tracing::warn!("could not open the backend to look for drift");
             return ReconcileResult::Error;
         };
-        let observed = match crate::backend::Backend::observe(&backend).await {
+        let observed = async {
+            let observed = crate::backend::Backend::observe(&backend).await?;
+            crate::backend::Backend::check_drift(&backend, &applied.desired, observed).await
+        };
+        let observed = match observed.await {
             Ok(observed) => observed,
             Err(error) => {
                 tracing::warn!(error = %crate::printer::chain(&error), "could not observe the fleet");

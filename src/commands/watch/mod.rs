@@ -1,7 +1,7 @@
 //! `clawops watch`: resolves the daemon's settings, starts the webhook/status/metrics
 //! server, and runs the follow loop ([`daemon`]) until SIGTERM or Ctrl-C.
 
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 mod daemon;
 
 use std::net::SocketAddr;
@@ -52,7 +52,7 @@ pub fn run(context: &Context, args: &WatchArgs) -> ExitCode {
     start(context, settings)
 }
 
-#[cfg(feature = "docker")]
+#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn start(context: &Context, settings: WatchSettings) -> ExitCode {
     let runtime = match super::live::runtime() {
         Ok(runtime) => runtime,
@@ -64,7 +64,7 @@ fn start(context: &Context, settings: WatchSettings) -> ExitCode {
     runtime.block_on(daemon::run(context, settings))
 }
 
-#[cfg(not(feature = "docker"))]
+#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
 fn start(context: &Context, _settings: WatchSettings) -> ExitCode {
     context.printer.err(
         "clawops watch applies to a backend, and this build has none (build with the `docker` feature)",

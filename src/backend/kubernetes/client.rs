@@ -1,0 +1,132 @@
+//! The few API calls every object goes through: server-side apply (field manager
+//! `clawops`, forced only with `--force-conflicts`), its dry run, get, list by the fleet's
+//! label, delete, and the mapping of API errors to [`BackendError`].
+
+use std::fmt::Debug;
+
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::KubernetesBackend;
+use super::manifests::FLEET_LABEL;
+use crate::backend::BackendError;
+
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "clawops";
+
+/// An object kind clawops manages in the fleet's namespace.
+pub(super) trait Managed:
+    Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Managed for K where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// `Kind/name`, as errors and the inventory name objects.
+pub(super) fn object_id<K: Managed>(name: &str) -> String {
+    format!("{}/{name}", K::kind(&()))
+}
+
+/// Whether an API error is a 404.
+pub(super) fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.is_not_found())
+}
+
+/// Wraps an API error of `operation` on `object`; a 409 of a server-side apply is a
+/// conflict with another field manager.
+pub(super) fn request_error(
+    operation: &'static str,
+    object: String,
+    error: kube::Error,
+) -> BackendError {
+    if let kube::Error::Api(status) = &error
+        && status.is_conflict()
+        && operation == "apply"
+    {
+        return BackendError::Conflict {
+            object,
+            message: status.message.clone(),
+        };
+    }
+    BackendError::Request {
+        operation,
+        agent: object,
+        source: Box::new(error),
+    }
+}
+
+impl KubernetesBackend {
+    /// The API of kind `K` in the fleet's namespace.
+    pub(super) fn api<K: Managed>(&self) -> Api<K> {
+        Api::namespaced(self.client.clone(), &self.settings.namespace)
+    }
+
+    fn apply_params(&self, dry_run: bool) -> PatchParams {
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        if self.force_conflicts {
+            params = params.force();
+        }
+        if dry_run {
+            params = params.dry_run();
+        }
+        params
+    }
+
+    /// Server-side applies `object`; returns what the server made of it.
+    pub(super) async fn apply<K: Managed>(&self, object: &K) -> Result<K, BackendError> {
+        self.apply_with(object, false).await
+    }
+
+    /// The server's answer to applying `object`, changing nothing (`dryRun=All`).
+    pub(super) async fn dry_run<K: Managed>(&self, object: &K) -> Result<K, BackendError> {
+        self.apply_with(object, true).await
+    }
+
+    async fn apply_with<K: Managed>(&self, object: &K, dry_run: bool) -> Result<K, BackendError> {
+        let name = object.name_any();
+        self.api::<K>()
+            .patch(&name, &self.apply_params(dry_run), &Patch::Apply(object))
+            .await
+            .map_err(|error| request_error("apply", object_id::<K>(&name), error))
+    }
+
+    /// The object named `name`, if it exists.
+    pub(super) async fn get<K: Managed>(&self, name: &str) -> Result<Option<K>, BackendError> {
+        self.api::<K>()
+            .get_opt(name)
+            .await
+            .map_err(|error| request_error("get", object_id::<K>(name), error))
+    }
+
+    /// Every object of kind `K` labelled with this fleet, plus `selector` when not empty.
+    pub(super) async fn list<K: Managed>(&self, selector: &str) -> Result<Vec<K>, BackendError> {
+        let mut labels = format!("{FLEET_LABEL}={}", self.settings.fleet);
+        if !selector.is_empty() {
+            labels = format!("{labels},{selector}");
+        }
+        self.api::<K>()
+            .list(&ListParams::default().labels(&labels))
+            .await
+            .map(|list| list.items)
+            .map_err(|error| request_error("list", format!("{}s", K::kind(&())), error))
+    }
+}
