@@ -80,9 +80,11 @@ impl KubernetesBackend {
         Api::namespaced(self.client.clone(), &self.settings.namespace)
     }
 
+    /// A real apply is forced only with `--force-conflicts`; a dry run always is, as it
+    /// asks what clawops' intent would make of the object and changes nothing.
     fn apply_params(&self, dry_run: bool) -> PatchParams {
         let mut params = PatchParams::apply(FIELD_MANAGER);
-        if self.force_conflicts {
+        if self.force_conflicts || dry_run {
             params = params.force();
         }
         if dry_run {

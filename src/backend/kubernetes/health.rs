@@ -65,8 +65,9 @@ async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look, BackendEr
     let Some(deployment) = backend.get::<Deployment>(name).await? else {
         return Ok(Look::Failed("its Deployment is gone".to_owned()));
     };
-    if let Some(look) = rollout(&deployment) {
-        return Ok(look);
+    let rolling = rollout(&deployment);
+    if let Some(Look::Failed(reason)) = rolling {
+        return Ok(Look::Failed(reason));
     }
     let pods = backend
         .list::<Pod>(&format!("{AGENT_LABEL}={name}"))
@@ -76,7 +77,12 @@ async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look, BackendEr
         .as_ref()
         .and_then(|spec| spec.replicas)
         .unwrap_or(1);
-    Ok(pods_look(&pods, wanted))
+    // A pod that cannot start fails the gate even while the rollout waits for it.
+    Ok(match (pods_look(&pods, wanted), rolling) {
+        (Look::Failed(reason), _) => Look::Failed(reason),
+        (_, Some(waiting)) => waiting,
+        (look, None) => look,
+    })
 }
 
 /// The rollout's state; `None` once it is complete.
