@@ -17,7 +17,12 @@ use serde_json::json;
 
 /// The example fleet of the repository, resolved.
 fn example() -> Desired {
-    let mut options = clawops::source::SourceOptions::new("examples/hiclaw-fleet");
+    resolved("examples/hiclaw-fleet")
+}
+
+/// The fleet in `folder`, resolved.
+fn resolved(folder: &str) -> Desired {
+    let mut options = clawops::source::SourceOptions::new(folder);
     options.worktree = true;
     let snapshot = clawops::source::read(&options).expect("example source");
     let checked = clawops::spec::check(&snapshot);
@@ -558,4 +563,114 @@ async fn finish_lets_the_team_admin_read_the_teams_pods_and_nothing_else() {
         ))
         .expect("binding");
     assert_eq!(binding["subjects"][0]["name"], "alice");
+}
+
+#[tokio::test]
+async fn a_missing_secret_key_is_named_before_anything_changes() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let mut desired = example();
+    let index = desired
+        .agents
+        .iter()
+        .position(|agent| agent.name == DEV)
+        .expect("dev");
+    desired.agents[index].env.insert(
+        "SEARCH_PASSWORD".to_owned(),
+        clawops::desired::EnvVar {
+            value: "search-password".to_owned(),
+            secret_ref: true,
+            sensitive: true,
+        },
+    );
+    api.put(&object_path("v1", "secrets", "clawops-secrets"), json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "clawops-secrets", "namespace": NAMESPACE}, "data": {"other": "eA=="}}));
+    let error = backend
+        .prepare(&[&desired.agents[index]])
+        .await
+        .expect_err("missing key");
+    assert!(
+        matches!(&error, BackendError::SecretKeyMissing { key, secret, .. } if key == "search-password" && secret == "clawops-secrets"),
+        "{error:?}"
+    );
+    assert!(patches(&api.requests()).is_empty(), "nothing was applied");
+    api.edit(&object_path("v1", "secrets", "clawops-secrets"), |secret| {
+        secret["data"]["search-password"] = json!("eA==");
+    });
+    backend
+        .prepare(&[&desired.agents[index]])
+        .await
+        .expect("present now");
+}
+
+#[tokio::test]
+async fn settling_before_confirmation_changes_nothing() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    backend.prepare(&[]).await.expect("settle");
+    assert!(api.requests().is_empty(), "{:?}", api.requests());
+}
+
+#[test]
+fn a_tls_client_builds_with_the_one_crypto_backend() {
+    // kube picks rustls' crypto provider when it builds the TLS connector; with two
+    // providers compiled in and none chosen, this panics.
+    let folder = tempfile::tempdir().expect("folder");
+    let kubeconfig = folder.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+    )
+    .expect("write");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = runtime
+        .block_on(clawops::backend::kubernetes::load_config(
+            &kubeconfig.to_string_lossy(),
+        ))
+        .expect("config");
+    assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
+    let _guard = runtime.enter();
+    kube::Client::try_from(config).expect("a TLS client");
+}
+
+#[tokio::test]
+async fn an_upgrade_plans_the_same_operations_and_causes_as_on_docker() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let desired = example();
+    apply_all(&backend, &desired).await;
+    let folder = tempfile::tempdir().expect("folder");
+    let status = std::process::Command::new("cp")
+        .args(["-r", "examples/hiclaw-fleet/."])
+        .arg(folder.path())
+        .status()
+        .expect("copy");
+    assert!(status.success());
+    let images = folder.path().join("images.yaml");
+    let text = std::fs::read_to_string(&images).expect("images");
+    std::fs::write(
+        &images,
+        text.replace("hiclaw-worker:v1.1.2", "hiclaw-worker:v1.2.0"),
+    )
+    .expect("write");
+    let mut upgraded = resolved(&folder.path().to_string_lossy());
+    upgraded.fleet = desired.fleet.clone();
+    let on_cluster = plan(&upgraded, &observe(&backend, &upgraded).await);
+    // What the Docker backend reports after applying `desired` exactly.
+    let as_applied = plan(&upgraded, &Observed::from_desired(&desired));
+    let steps = |plan: &Plan| -> Vec<(Op, String, Vec<Cause>)> {
+        plan.steps
+            .iter()
+            .map(|step| (step.op, step.agent.clone(), step.causes.clone()))
+            .collect()
+    };
+    assert!(on_cluster.summary.has_changes());
+    assert_eq!(steps(&on_cluster), steps(&as_applied));
+    assert!(on_cluster.steps.iter().any(|step| {
+        step.op == Op::RecreateAgent
+            && step
+                .causes
+                .iter()
+                .any(|cause| matches!(cause, Cause::FieldChanged { path, .. } if path == "image"))
+    }));
 }

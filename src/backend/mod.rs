@@ -90,6 +90,24 @@ pub enum BackendError {
         /// The secret's name (never its value).
         secret: String,
     },
+    /// A secret an agent's env refers to is not a key of the cluster Secret that holds them.
+    #[error("secret {key} of {agent} is not a key of Secret {secret} in namespace {namespace}")]
+    #[diagnostic(
+        code(clawops::backend::secret_key_missing),
+        help(
+            "add it, e.g. `kubectl -n <namespace> create secret generic <secret> --from-literal=<key>=…` (or patch the existing Secret); [kubernetes] secret names the Secret"
+        )
+    )]
+    SecretKeyMissing {
+        /// The agent.
+        agent: String,
+        /// The secret's name: the key looked for (never its value).
+        key: String,
+        /// The Secret that should hold it.
+        secret: String,
+        /// Its namespace.
+        namespace: String,
+    },
     /// A pushed workspace file did not read back as written.
     #[error("{path} of {agent} did not read back as pushed")]
     #[diagnostic(code(clawops::backend::verify_push))]

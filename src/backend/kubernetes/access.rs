@@ -165,7 +165,8 @@ fn admin_rules(deployments: &[String], pods: &[String]) -> Vec<PolicyRule> {
         ));
     }
     if !pods.is_empty() {
-        rules.push(rule("", &["pods", "pods/log"], &["get", "watch"], pods));
+        rules.push(rule("", &["pods"], &["get", "watch"], pods));
+        rules.push(rule("", &["pods/log"], &["get"], pods));
     }
     rules
 }
@@ -188,7 +189,7 @@ mod tests {
         for pods in [vec![], vec!["hiclaw-worker-alpha-dev-5d9c-x2x".to_owned()]] {
             let objects = team_objects(&settings, &team(Some("alice")), &pods);
             let rules = objects.role.expect("role").rules.expect("rules");
-            assert_eq!(rules.len(), 1 + usize::from(!pods.is_empty()));
+            assert_eq!(rules.len(), 1 + 2 * usize::from(!pods.is_empty()));
             for rule in rules {
                 let names = rule.resource_names.unwrap_or_default();
                 assert!(!names.is_empty(), "a rule without names grants everything");

@@ -87,6 +87,10 @@ pub(super) async fn prepare(
     backend: &KubernetesBackend,
     agents: &[&Agent],
 ) -> Result<(), BackendError> {
+    // Settling before the plan is confirmed: nothing to settle here, and nothing changes.
+    if agents.is_empty() {
+        return Ok(());
+    }
     ensure_namespace(backend).await?;
     drop(backend.inventory().await?);
     check_secrets(backend, agents).await?;
@@ -151,9 +155,11 @@ async fn check_secrets(backend: &KubernetesBackend, agents: &[&Agent]) -> Result
         })
         .unwrap_or_default();
     match wanted.iter().find(|(_, name)| !keys.contains(*name)) {
-        Some((agent, name)) => Err(BackendError::SecretMissing {
+        Some((agent, name)) => Err(BackendError::SecretKeyMissing {
             agent: (*agent).to_owned(),
-            secret: format!("{name} (a key of Secret {})", backend.settings.secret),
+            key: (*name).to_owned(),
+            secret: backend.settings.secret.clone(),
+            namespace: backend.settings.namespace.clone(),
         }),
         None => Ok(()),
     }

@@ -37,6 +37,8 @@ pub const PATHS_ANNOTATION: &str = "clawops.dev/paths";
 pub const RECORD_KEY: &str = "applied.json";
 /// Prefix of the Secret keys that hold sensitive env values written in git.
 pub const ENV_KEY_PREFIX: &str = "env.";
+/// Seconds a pod must stay Ready before it counts as available.
+pub const MIN_READY_SECONDS: i32 = 2;
 /// What `clawops render` prints instead of a sensitive value.
 pub const REDACTED: &str = "(redacted: written by clawops apply)";
 
@@ -414,6 +416,9 @@ fn deployment(
         metadata,
         spec: Some(DeploymentSpec {
             replicas: Some(i32::from(agent.state == AgentState::Running)),
+            // Available (what the health gate waits for) only after staying Ready this long:
+            // the stability window the Docker backend waits out.
+            min_ready_seconds: Some(MIN_READY_SECONDS),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(agent, &settings.fleet)),
                 ..Default::default()
