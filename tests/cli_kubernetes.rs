@@ -32,7 +32,8 @@ fn apply_then_plan_and_status_against_a_cluster() {
         .arg(&fleet)
         .assert()
         .success()
-        .stdout(contains("kubernetes http://127.0.0.1"));
+        .stdout(contains("kubernetes http://127.0.0.1"))
+        .stdout(contains("~ team/alpha  update access: new team"));
     let deployment = object_path("apps/v1", "deployments", "hiclaw-worker-alpha-dev");
     assert!(api.object(&deployment).is_some(), "{:?}", api.paths());
     assert!(

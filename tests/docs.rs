@@ -42,7 +42,23 @@ fn the_plan_reference_documents_every_operation_and_cause() {
         Op::DeleteAgent,
         Op::KeepAgent,
         Op::WaitHealthy,
+        Op::UpdateTeamAccess,
     ];
+    // A new operation must be added above (and documented): this match stops compiling.
+    for op in ops {
+        match op {
+            Op::CreateAgent
+            | Op::RecreateAgent
+            | Op::PushConfig
+            | Op::SleepAgent
+            | Op::WakeAgent
+            | Op::RemoveAgent
+            | Op::DeleteAgent
+            | Op::KeepAgent
+            | Op::WaitHealthy
+            | Op::UpdateTeamAccess => {}
+        }
+    }
     let text = String::new;
     let causes = [
         Cause::NewAgent,
@@ -69,6 +85,8 @@ fn the_plan_reference_documents_every_operation_and_cause() {
         Cause::GoneFromGit,
         Cause::StaysAsleep,
         Cause::Drift(Drift::StoppedOutsideClawops),
+        Cause::NewTeam,
+        Cause::TeamPodsChange,
         Cause::HealthGate { timeout_seconds: 0 },
     ];
     let drifts = [
@@ -79,6 +97,8 @@ fn the_plan_reference_documents_every_operation_and_cause() {
             applied: text(),
             running: text(),
         },
+        Drift::PodsReplaced,
+        Drift::EditedOutsideClawops { fields: Vec::new() },
     ];
     let name = |value: serde_json::Value, tag: &str| {
         let value = if tag.is_empty() {

@@ -149,21 +149,25 @@ async fn a_conflict_with_another_manager_is_reported_and_forced_only_when_asked(
     }
 }
 
-/// Creates every container-managed agent of `desired` on `backend`.
-async fn apply_all(backend: &impl Backend, desired: &Desired) {
-    let agents: Vec<&Agent> = desired
-        .agents
+/// Plans `desired` against the cluster and walks the plan as `clawops apply` does.
+async fn apply_all(backend: &impl Backend, desired: &Desired) -> Plan {
+    let planned = plan(desired, &observe(backend, desired).await);
+    let touched: Vec<&Agent> = planned
+        .steps
         .iter()
-        .filter(|agent| agent.container_managed)
+        .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
+        .filter_map(|step| desired.agent(&step.agent))
         .collect();
-    backend.prepare(&agents).await.expect("prepare");
-    for agent in agents {
-        backend
-            .create_agent(agent, Some("abc123"))
-            .await
-            .expect("create");
-    }
+    backend.prepare(&touched).await.expect("prepare");
+    let stop = AtomicBool::new(false);
+    let options = ApplyOptions {
+        concurrency: 8,
+        delete_workspaces: false,
+    };
+    let report = clawops::apply::apply(backend, desired, &planned, &options, &Quiet, &stop).await;
+    assert!(report.succeeded(), "{report:?}");
     backend.finish(desired).await.expect("finish");
+    planned
 }
 
 async fn observe(backend: &impl Backend, desired: &Desired) -> Observed {
@@ -520,7 +524,7 @@ async fn a_pod_that_never_gets_ready_fails_its_gate_and_halts_the_rollout() {
 }
 
 #[tokio::test]
-async fn finish_lets_the_team_admin_read_the_teams_pods_and_nothing_else() {
+async fn the_team_admin_may_read_the_teams_pods_and_nothing_else() {
     let api = FakeApi::new();
     let backend = api.backend("acme", false);
     let desired = example();
@@ -661,9 +665,18 @@ async fn an_upgrade_plans_the_same_operations_and_causes_as_on_docker() {
     let steps = |plan: &Plan| -> Vec<(Op, String, Vec<Cause>)> {
         plan.steps
             .iter()
+            .filter(|step| step.op != Op::UpdateTeamAccess)
             .map(|step| (step.op, step.agent.clone(), step.causes.clone()))
             .collect()
     };
+    // Only the cluster has access rules: the recreated team's Role follows its new pods.
+    let access: Vec<(&str, &Vec<Cause>)> = on_cluster
+        .steps
+        .iter()
+        .filter(|step| step.op == Op::UpdateTeamAccess)
+        .map(|step| (step.agent.as_str(), &step.causes))
+        .collect();
+    assert_eq!(access, [("team/alpha", &vec![Cause::TeamPodsChange])]);
     assert!(on_cluster.summary.has_changes());
     assert_eq!(steps(&on_cluster), steps(&as_applied));
     assert!(on_cluster.steps.iter().any(|step| {
@@ -673,4 +686,130 @@ async fn an_upgrade_plans_the_same_operations_and_causes_as_on_docker() {
                 .iter()
                 .any(|cause| matches!(cause, Cause::FieldChanged { path, .. } if path == "image"))
     }));
+}
+
+#[tokio::test]
+async fn a_new_team_admin_is_one_access_step_and_replaced_pods_are_drift() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let desired = example();
+    let first = apply_all(&backend, &desired).await;
+    let access: Vec<&str> = first
+        .steps
+        .iter()
+        .filter(|step| step.op == Op::UpdateTeamAccess)
+        .map(|step| step.agent.as_str())
+        .collect();
+    assert_eq!(access, ["team/alpha", "team/beta"], "new teams");
+    let last_wave = first.waves.last().expect("waves");
+    assert!(
+        last_wave.groups == ["access"],
+        "access comes last: {:?}",
+        last_wave.groups
+    );
+
+    let mut changed = desired.clone();
+    let alpha = changed
+        .teams
+        .iter_mut()
+        .find(|team| team.name == "alpha")
+        .expect("alpha");
+    alpha.admin = Some("bob".to_owned());
+    let planned = apply_all(&backend, &changed).await;
+    let steps: Vec<(Op, &str, &Vec<Cause>)> = planned
+        .steps
+        .iter()
+        .map(|step| (step.op, step.agent.as_str(), &step.causes))
+        .collect();
+    let admin = Cause::FieldChanged {
+        path: "admin".to_owned(),
+        before: Some("alice".to_owned()),
+        after: Some("bob".to_owned()),
+    };
+    assert_eq!(steps, [(Op::UpdateTeamAccess, "team/alpha", &vec![admin])]);
+    let binding = object_path(
+        "rbac.authorization.k8s.io/v1",
+        "rolebindings",
+        "hiclaw-team-alpha-admin",
+    );
+    assert_eq!(
+        api.object(&binding).expect("binding")["subjects"][0]["name"],
+        "bob"
+    );
+    assert!(
+        !plan(&changed, &observe(&backend, &changed).await)
+            .summary
+            .has_changes()
+    );
+
+    // The cluster replaces a pod: the Role names a pod that is gone.
+    let old = object_path("v1", "pods", "hiclaw-worker-alpha-dev-pod");
+    let mut pod = api.object(&old).expect("pod");
+    pod["metadata"]["name"] = json!("hiclaw-worker-alpha-dev-rescheduled");
+    api.put(
+        &object_path("v1", "pods", "hiclaw-worker-alpha-dev-rescheduled"),
+        pod,
+    );
+    api.remove(&old);
+    let planned = plan(&changed, &observe(&backend, &changed).await);
+    let steps: Vec<(Op, &str, &Vec<Cause>)> = planned
+        .steps
+        .iter()
+        .map(|step| (step.op, step.agent.as_str(), &step.causes))
+        .collect();
+    assert_eq!(
+        steps,
+        [(
+            Op::UpdateTeamAccess,
+            "team/alpha",
+            &vec![Cause::Drift(Drift::PodsReplaced)]
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_team_that_left_git_keeps_its_rules_while_an_agent_of_it_is_left() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let desired = example();
+    apply_all(&backend, &desired).await;
+    let policy = object_path(
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        "hiclaw-team-beta",
+    );
+    let role = object_path(
+        "rbac.authorization.k8s.io/v1",
+        "roles",
+        "hiclaw-team-beta-admin",
+    );
+    backend
+        .update_team_access("beta", None)
+        .await
+        .expect("kept");
+    assert!(
+        api.object(&policy).is_some() && api.object(&role).is_some(),
+        "beta still has agents"
+    );
+    let members: Vec<String> = desired
+        .agents
+        .iter()
+        .filter(|agent| agent.team.as_deref() == Some("beta"))
+        .map(|agent| agent.name.clone())
+        .collect();
+    assert!(!members.is_empty());
+    for member in &members {
+        backend.delete_agent(member, false).await.expect("delete");
+    }
+    backend
+        .update_team_access("beta", None)
+        .await
+        .expect("removed");
+    assert!(api.object(&policy).is_none() && api.object(&role).is_none());
+    let alpha = object_path(
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        "hiclaw-team-alpha",
+    );
+    assert!(api.object(&alpha).is_some(), "other teams keep theirs");
 }

@@ -211,6 +211,7 @@ async fn run_step<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
         }
         Op::KeepAgent => Ok(()),
         Op::WaitHealthy => return wait_healthy(run, step).await,
+        Op::UpdateTeamAccess => update_team_access(run, step).await,
     };
     match result {
         Ok(()) => Outcome::Done,
@@ -236,6 +237,13 @@ fn agent_of<'a>(
             agent: step.agent.clone(),
             source: "the plan names an agent the desired state does not have".into(),
         })
+}
+
+/// The team's access rules: as the desired state has them, or gone with the team.
+async fn update_team_access<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+    let team = step.agent.strip_prefix("team/").unwrap_or(&step.agent);
+    let access = run.desired.teams.iter().find(|wanted| wanted.name == team);
+    run.backend.update_team_access(team, access).await
 }
 
 async fn create_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {

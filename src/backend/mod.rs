@@ -13,7 +13,7 @@ pub mod kubernetes;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::desired::{Agent, Desired};
+use crate::desired::{Agent, Desired, TeamAccess};
 use crate::observe::Observed;
 use crate::spec::hiclaw::Probe;
 
@@ -180,10 +180,22 @@ pub trait Backend: Send + Sync {
         async { Ok(observed) }
     }
 
-    /// Brings fleet-level objects in line with `desired` after the plan was walked
-    /// (Kubernetes: team access rules, the inventory); the default has none.
+    /// Records fleet-level state after the plan was walked, even a halted one (Kubernetes:
+    /// the inventory of the objects clawops applied); the default has none.
     fn finish(&self, desired: &Desired) -> impl Future<Output = Result<(), BackendError>> + Send {
         let _ = desired;
+        async { Ok(()) }
+    }
+
+    /// Brings team `team`'s access rules in line with `access`, or removes them when the
+    /// team left git (`None`) and none of its agents is left. Only backends that report
+    /// teams in [`Observed::teams`] are given this step; the default has nothing to do.
+    fn update_team_access(
+        &self,
+        team: &str,
+        access: Option<&TeamAccess>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let _ = (team, access);
         async { Ok(()) }
     }
 

@@ -64,7 +64,7 @@ mod with_backend {
     use super::{LiveError, backend_name};
     use crate::backend::{Backend, BackendError, LockHolder};
     use crate::commands::Context;
-    use crate::desired::{Agent, Desired};
+    use crate::desired::{Agent, Desired, TeamAccess};
     use crate::observe::Observed;
     use crate::spec::config::{BackendKind, Config};
     use crate::spec::hiclaw::Probe;
@@ -148,6 +148,13 @@ mod with_backend {
         }
         async fn finish(&self, desired: &Desired) -> Result<(), BackendError> {
             each!(self, backend => backend.finish(desired).await)
+        }
+        async fn update_team_access(
+            &self,
+            team: &str,
+            access: Option<&TeamAccess>,
+        ) -> Result<(), BackendError> {
+            each!(self, backend => backend.update_team_access(team, access).await)
         }
         async fn prepare(&self, agents: &[&Agent]) -> Result<(), BackendError> {
             each!(self, backend => backend.prepare(agents).await)

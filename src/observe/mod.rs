@@ -87,6 +87,21 @@ impl ObservedAgent {
     }
 }
 
+/// A team's access rules as the backend reports them (Kubernetes: its NetworkPolicy, and
+/// the admin's Role and RoleBinding).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedTeam {
+    /// The team's name.
+    pub name: String,
+    /// The admin the rules grant access to, if any.
+    pub admin: Option<String>,
+    /// The agents the admin's rules name, sorted.
+    pub agents: Vec<String>,
+    /// The rules name exactly the team's pods as they are now (always true without an
+    /// admin: there is nothing to name).
+    pub pods_named: bool,
+}
+
 /// What the plan was computed against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -116,6 +131,10 @@ pub struct Observed {
     /// still set aside), sorted; the next apply settles them before anything else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interrupted: Vec<String>,
+    /// Every team's access rules, when the backend realizes them (Kubernetes); `None`
+    /// when it does not (Docker, offline plans), and no access step is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<ObservedTeam>>,
 }
 
 impl Observed {
@@ -125,6 +144,7 @@ impl Observed {
             source: ObservedSource::Empty,
             agents: Vec::new(),
             interrupted: Vec::new(),
+            teams: None,
         }
     }
 
@@ -148,6 +168,7 @@ impl Observed {
             },
             agents,
             interrupted: Vec::new(),
+            teams: None,
         }
     }
 

@@ -4,10 +4,12 @@
 //! [`compare`] decides what each agent needs and why; [`rollout`] orders those operations
 //! into waves with health gates; this module adds the summary and the blast-radius check.
 
+mod access;
 mod compare;
 mod model;
 mod rollout;
 
+pub use access::team_resource;
 pub use model::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,7 +57,8 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Pl
             actions: compare::gone_agent(options.prune),
         })
         .collect();
-    let rollout::Rollout { steps, waves } = rollout::order(desired, actions, gone);
+    let access = access::team_steps(desired, observed, &actions, &gone);
+    let rollout::Rollout { steps, waves } = rollout::order(desired, actions, gone, access);
     let mut summary = summarize(&steps);
     summary.unchanged = unchanged.len();
     let mass_deletion = mass_deletion(desired, observed, &steps);
@@ -85,6 +88,7 @@ fn summarize(steps: &[Step]) -> Summary {
             Op::RemoveAgent => &mut summary.remove,
             Op::DeleteAgent => &mut summary.delete,
             Op::KeepAgent => &mut summary.kept,
+            Op::UpdateTeamAccess => &mut summary.access,
             Op::WaitHealthy => continue,
         };
         *counter += 1;

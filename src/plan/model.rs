@@ -34,6 +34,9 @@ pub enum Op {
     KeepAgent,
     /// Wait until an agent that just started is healthy; gates everything after it.
     WaitHealthy,
+    /// Bring a team's access rules in line (Kubernetes: its NetworkPolicy, and the admin's
+    /// Role naming the team's pods); the step's resource is `team/<name>`.
+    UpdateTeamAccess,
 }
 
 impl Op {
@@ -48,6 +51,7 @@ impl Op {
             Op::RemoveAgent | Op::DeleteAgent => "-",
             Op::KeepAgent => "!",
             Op::WaitHealthy => "?",
+            Op::UpdateTeamAccess => "~",
         }
     }
 
@@ -63,6 +67,7 @@ impl Op {
             Op::DeleteAgent => "delete",
             Op::KeepAgent => "keep (not in git)",
             Op::WaitHealthy => "wait healthy",
+            Op::UpdateTeamAccess => "update access",
         }
     }
 }
@@ -86,6 +91,9 @@ pub enum Drift {
         /// The image running now.
         running: String,
     },
+    /// The team's pods were replaced since its access rules were written (the cluster
+    /// rescheduled them), so the rules name pods that are gone.
+    PodsReplaced,
     /// Fields of the agent's objects were edited outside clawops (found by a server-side
     /// dry run on Kubernetes).
     EditedOutsideClawops {
@@ -107,6 +115,9 @@ impl fmt::Display for Drift {
                     formatter,
                     "image changed outside clawops: {applied} → {running}"
                 )
+            }
+            Drift::PodsReplaced => {
+                formatter.write_str("pods replaced since the access rules were written")
             }
             Drift::EditedOutsideClawops { fields } => {
                 write!(formatter, "edited outside clawops: {}", fields.join(", "))
@@ -174,6 +185,10 @@ pub enum Cause {
     StaysAsleep,
     /// Something changed outside clawops.
     Drift(Drift),
+    /// The team is new in git (its access rules do not exist yet).
+    NewTeam,
+    /// Agents of the team start, stop or are replaced in this plan, so its pods change.
+    TeamPodsChange,
     /// Gate after the step it depends on.
     HealthGate {
         /// Seconds the agent may take.
@@ -228,6 +243,8 @@ impl fmt::Display for Cause {
             Cause::GoneFromGit => formatter.write_str("not managed by git any more"),
             Cause::StaysAsleep => formatter.write_str("stays asleep"),
             Cause::Drift(drift) => write!(formatter, "drift: {drift}"),
+            Cause::NewTeam => formatter.write_str("new team"),
+            Cause::TeamPodsChange => formatter.write_str("the team's pods change in this plan"),
             Cause::HealthGate { timeout_seconds } => {
                 write!(formatter, "healthy within {timeout_seconds}s")
             }
@@ -242,7 +259,7 @@ pub struct Step {
     pub id: usize,
     /// The operation.
     pub op: Op,
-    /// The agent's resource name.
+    /// The resource: an agent's resource name, or `team/<name>` for a team's access rules.
     pub agent: String,
     /// The rollout group (team name, `standalone`, `pilot:<setup>`, `debug`, `manager`,
     /// `deletes`).
@@ -289,6 +306,9 @@ pub struct Summary {
     pub kept: usize,
     /// Agents with nothing to do.
     pub unchanged: usize,
+    /// Teams whose access rules are updated.
+    #[serde(default)]
+    pub access: usize,
 }
 
 impl Summary {
@@ -301,6 +321,7 @@ impl Summary {
             + self.wake
             + self.remove
             + self.delete
+            + self.access
             > 0
     }
 }

@@ -4,7 +4,8 @@
 //! Inside a group, everything that does not restart a running agent goes first (creates,
 //! wakes, hot pushes, sleeps, removals), then recreates in batches of `max_unavailable`,
 //! in the group's restart order. Canary teams go first and alone, other teams
-//! `teams_in_parallel` at a time, then the other groups one by one, deletes last.
+//! `teams_in_parallel` at a time, then the other groups one by one, then deletes, and
+//! last the teams' access rules (they name the pods the rollout made).
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,10 @@ use super::model::{Cause, Op, Step, Wave};
 use crate::desired::{Desired, Group};
 use crate::spec::hiclaw::AgentState;
 
-/// Name of the last group: agents that left git.
+/// Name of the group of agents that left git.
 pub(super) const DELETES_GROUP: &str = "deletes";
+/// Name of the last group: teams' access rules, brought in line once their pods are.
+pub(super) const ACCESS_GROUP: &str = "access";
 
 /// The ordered steps and waves.
 pub(super) struct Rollout {
@@ -44,6 +47,7 @@ pub(super) fn order(
     desired: &Desired,
     mut actions: BTreeMap<String, Actions>,
     gone: Vec<Gone>,
+    access: Vec<(String, Vec<Cause>)>,
 ) -> Rollout {
     let mut sets: Vec<Vec<Vec<Batch>>> = Vec::new();
     let mut parallel_teams: Vec<Vec<Batch>> = Vec::new();
@@ -90,6 +94,16 @@ pub(super) fn order(
         .collect();
     if !batches.is_empty() {
         sets.push(vec![batches]);
+    }
+    if !access.is_empty() {
+        let actions = access
+            .into_iter()
+            .map(|(team, causes)| (team, Op::UpdateTeamAccess, causes))
+            .collect();
+        sets.push(vec![vec![Batch {
+            group: ACCESS_GROUP.to_owned(),
+            actions,
+        }]]);
     }
     build(desired, sets)
 }

@@ -91,6 +91,7 @@ fn observed(agents: Vec<ObservedAgent>) -> Observed {
         source: crate::observe::ObservedSource::Empty,
         agents,
         interrupted: Vec::new(),
+        teams: None,
     }
 }
 

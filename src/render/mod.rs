@@ -101,6 +101,9 @@ pub fn summary_line(summary: &Summary) -> String {
         parts.push(format!("{} to wake", summary.wake));
     }
     parts.push(format!("{} to delete", summary.delete + summary.remove));
+    if summary.access > 0 {
+        parts.push(format!("{} team access rules to update", summary.access));
+    }
     let mut aside = format!("{} unchanged", summary.unchanged);
     if summary.kept > 0 {
         aside.push_str(&format!(", {} kept", summary.kept));

@@ -10,6 +10,7 @@ use crate::plan::{Cause, Drift, Op, Plan, Step, Summary, Wave};
 
 /// The group that holds deletions; it is shown last.
 const DELETES_GROUP: &str = "deletes";
+const ACCESS_GROUP: &str = "access";
 
 /// How much the outline gathers and keeps.
 #[derive(Clone, Copy, Debug)]
@@ -126,9 +127,11 @@ pub(crate) fn group_blocks(plan: &Plan, options: &OutlineOptions) -> Vec<GroupBl
     for step in plan.steps.iter().filter(|step| step.op != Op::WaitHealthy) {
         by_group.entry(step.group.as_str()).or_default().push(step);
     }
-    if let Some(index) = by_group.get_index_of(DELETES_GROUP) {
-        let last = by_group.len() - 1;
-        by_group.move_index(index, last);
+    for last_groups in [DELETES_GROUP, ACCESS_GROUP] {
+        if let Some(index) = by_group.get_index_of(last_groups) {
+            let last = by_group.len() - 1;
+            by_group.move_index(index, last);
+        }
     }
     let blocks: Vec<GroupBlock> = by_group
         .into_iter()
@@ -175,7 +178,7 @@ fn entries(steps: &[&Step], options: &OutlineOptions) -> Vec<Entry> {
 }
 
 /// Gathers groups whose entries differ only in agent names into one block each (at the
-/// place of the first); the deletes group stays on its own, last.
+/// place of the first); the deletes and access groups stay on their own, last.
 fn collapse_identical(blocks: Vec<GroupBlock>) -> Vec<GroupBlock> {
     type Signature = (Vec<(Op, String, Vec<FileDiff>, usize)>, String);
     let signature = |block: &GroupBlock| -> Signature {
@@ -191,9 +194,14 @@ fn collapse_identical(blocks: Vec<GroupBlock>) -> Vec<GroupBlock> {
     };
     let mut order: IndexMap<Signature, GroupBlock> = IndexMap::new();
     let mut deletes = None;
+    let mut access = None;
     for block in blocks {
         if block.names == [DELETES_GROUP] {
             deletes = Some(block);
+            continue;
+        }
+        if block.names == [ACCESS_GROUP] {
+            access = Some(block);
             continue;
         }
         let key = signature(&block);
@@ -204,7 +212,7 @@ fn collapse_identical(blocks: Vec<GroupBlock>) -> Vec<GroupBlock> {
             }
         }
     }
-    order.into_values().chain(deletes).collect()
+    order.into_values().chain(deletes).chain(access).collect()
 }
 
 /// Counts operations the way the plan's [`Summary`] does.
@@ -220,6 +228,7 @@ pub(crate) fn count(ops: impl Iterator<Item = Op>) -> Summary {
             Op::RemoveAgent => summary.remove += 1,
             Op::DeleteAgent => summary.delete += 1,
             Op::KeepAgent => summary.kept += 1,
+            Op::UpdateTeamAccess => summary.access += 1,
             Op::WaitHealthy => {}
         }
     }
@@ -236,6 +245,7 @@ pub(crate) fn counts_phrase(counts: &Summary) -> String {
         (counts.wake, "to wake"),
         (counts.delete + counts.remove, "to delete"),
         (counts.kept, "kept"),
+        (counts.access, "access rules to update"),
     ]
     .into_iter()
     .filter(|(count, _)| *count > 0)

@@ -131,7 +131,7 @@ impl Style {
     fn marker(self, op: Op) -> String {
         let code = match op {
             Op::CreateAgent => GREEN,
-            Op::PushConfig | Op::KeepAgent | Op::WaitHealthy => YELLOW,
+            Op::PushConfig | Op::KeepAgent | Op::WaitHealthy | Op::UpdateTeamAccess => YELLOW,
             Op::RecreateAgent | Op::RemoveAgent | Op::DeleteAgent => RED,
             Op::SleepAgent | Op::WakeAgent => CYAN,
         };

@@ -127,6 +127,11 @@ impl FakeApi {
         state.objects.insert(path.to_owned(), object);
     }
 
+    /// Removes the stored object at `path` (as someone else would).
+    pub fn remove(&self, path: &str) {
+        self.state.lock().expect("state").objects.remove(path);
+    }
+
     /// Changes the stored object at `path` (an edit by hand).
     pub fn edit(&self, path: &str, change: impl FnOnce(&mut Value)) {
         let mut state = self.state.lock().expect("state");

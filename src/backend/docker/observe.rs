@@ -47,6 +47,7 @@ pub(super) async fn observe(backend: &DockerBackend) -> Result<Observed, Backend
         },
         agents,
         interrupted,
+        teams: None,
     })
 }
 

@@ -1,24 +1,21 @@
 //! Fleet-level work: the namespace, the `!secret` values, team NetworkPolicies before
-//! agents start ([`prepare`]); the team admins' Roles with the pods as they are now, the
-//! removal of what belonged to teams that are gone, and the inventory ([`finish`]); and
-//! deleting an agent, which only ever deletes inventoried objects carrying the fleet's
-//! label.
+//! agents start ([`prepare`]); the inventory ([`finish`]); and deleting an agent, which
+//! only ever deletes inventoried objects carrying the fleet's label.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use super::client::{Managed, is_not_found, object_id, request_error};
-use super::manifests::{AGENT_LABEL, FLEET_LABEL, config_map_name, secret_name};
+use super::manifests::{FLEET_LABEL, config_map_name, secret_name};
 use super::{INVENTORY_NAME, KubernetesBackend, access};
 use crate::backend::BackendError;
-use crate::desired::{Agent, Desired, TEAM_LABEL};
+use crate::desired::Agent;
 
 /// Key of the inventory's object list (JSON array of `Kind/name`).
 pub const INVENTORY_KEY: &str = "objects";
@@ -165,59 +162,16 @@ async fn check_secrets(backend: &KubernetesBackend, agents: &[&Agent]) -> Result
     }
 }
 
-/// After a walk: every desired team's objects (the admin's Role naming the team's pods as
-/// they are now), the objects of teams that are gone and have no agent left deleted, and
-/// the inventory written.
-pub(super) async fn finish(
-    backend: &KubernetesBackend,
-    desired: &Desired,
-) -> Result<(), BackendError> {
-    let (pods, deployments) = tokio::try_join!(
-        backend.list::<Pod>(AGENT_LABEL),
-        backend.list::<Deployment>(AGENT_LABEL),
-    )?;
-    let mut pods_of_team: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for pod in &pods {
-        if let Some(team) = pod.labels().get(TEAM_LABEL) {
-            pods_of_team.entry(team).or_default().push(pod.name_any());
-        }
-    }
-    for team in &desired.teams {
-        let names = pods_of_team
-            .get(team.name.as_str())
-            .cloned()
-            .unwrap_or_default();
-        let objects = access::team_objects(&backend.settings, team, &names);
-        backend.apply_listed(&objects.network_policy).await?;
-        match (&objects.role, &objects.role_binding) {
-            (Some(role), Some(binding)) => {
-                backend.apply_listed(role).await?;
-                backend.apply_listed(binding).await?;
-            }
-            _ => delete_admin_access(backend, &team.name).await?,
-        }
-    }
-    let staffed: BTreeSet<&str> = deployments
-        .iter()
-        .filter_map(|deployment| deployment.labels().get(TEAM_LABEL).map(String::as_str))
-        .collect();
-    let listed: Vec<NetworkPolicy> = backend.list(TEAM_LABEL).await?;
-    for policy in listed {
-        let Some(team) = policy.labels().get(TEAM_LABEL) else {
-            continue;
-        };
-        let desired_team = desired.teams.iter().any(|wanted| &wanted.name == team);
-        if !desired_team && !staffed.contains(team.as_str()) {
-            backend
-                .delete_listed::<NetworkPolicy>(&policy.name_any())
-                .await?;
-            delete_admin_access(backend, team).await?;
-        }
-    }
+/// After a walk, even a halted one: the inventory written.
+pub(super) async fn finish(backend: &KubernetesBackend) -> Result<(), BackendError> {
     write_inventory(backend).await
 }
 
-async fn delete_admin_access(backend: &KubernetesBackend, team: &str) -> Result<(), BackendError> {
+/// Deletes a team admin's Role and RoleBinding (if inventoried and labelled).
+pub(super) async fn delete_admin_access(
+    backend: &KubernetesBackend,
+    team: &str,
+) -> Result<(), BackendError> {
     let name = access::admin_role_name(&backend.settings, team);
     backend.delete_listed::<RoleBinding>(&name).await?;
     backend.delete_listed::<Role>(&name).await

@@ -25,13 +25,14 @@ pub mod manifests;
 mod observe;
 pub mod render;
 pub mod settings;
+mod teams;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{Backend, BackendError, LockHolder};
-use crate::desired::{Agent, Desired};
+use crate::desired::{Agent, Desired, TeamAccess};
 use crate::observe::Observed;
 use crate::spec::hiclaw::Probe;
 use settings::KubernetesSettings;
@@ -135,8 +136,16 @@ impl Backend for KubernetesBackend {
         fleet::prepare(self, agents).await
     }
 
-    async fn finish(&self, desired: &Desired) -> Result<(), BackendError> {
-        fleet::finish(self, desired).await
+    async fn finish(&self, _desired: &Desired) -> Result<(), BackendError> {
+        fleet::finish(self).await
+    }
+
+    async fn update_team_access(
+        &self,
+        team: &str,
+        access: Option<&TeamAccess>,
+    ) -> Result<(), BackendError> {
+        teams::update_team_access(self, team, access).await
     }
 
     async fn create_agent(&self, agent: &Agent, commit: Option<&str>) -> Result<(), BackendError> {

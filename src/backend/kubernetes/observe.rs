@@ -51,7 +51,7 @@ pub(super) async fn list(backend: &KubernetesBackend) -> Result<Listed, BackendE
 }
 
 pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, BackendError> {
-    let listed = list(backend).await?;
+    let (listed, teams) = tokio::try_join!(list(backend), super::teams::observe_teams(backend))?;
     let mut agents: BTreeMap<String, ObservedAgent> = BTreeMap::new();
     for deployment in &listed.deployments {
         let Some(name) = deployment.labels().get(AGENT_LABEL).cloned() else {
@@ -94,6 +94,7 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
         },
         agents: agents.into_values().collect(),
         interrupted: Vec::new(),
+        teams: Some(teams),
     })
 }
 

@@ -65,6 +65,7 @@ impl PlanBuilder {
             Op::RemoveAgent => self.plan.summary.remove += 1,
             Op::DeleteAgent => self.plan.summary.delete += 1,
             Op::KeepAgent => self.plan.summary.kept += 1,
+            Op::UpdateTeamAccess => self.plan.summary.access += 1,
             Op::WaitHealthy => {}
         }
         id
