@@ -6,6 +6,8 @@
 //! Every request is recorded, so tests assert the exact conversation.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
