@@ -57,8 +57,10 @@ fn apply_then_plan_and_status_against_a_cluster() {
         .arg(&fleet)
         .assert()
         .code(0);
+    // ~/.kube/config when neither is given.
+    std::fs::create_dir_all(home.path().join(".kube")).expect("~/.kube");
+    std::fs::copy(&kubeconfig, home.path().join(".kube/config")).expect("~/.kube/config");
     clawops_in(home.path())
-        .env("KUBECONFIG", &kubeconfig)
         .args(["status", "--backend", "kubernetes"])
         .arg(&fleet)
         .assert()

@@ -142,6 +142,38 @@ fn secrets_are_referenced_never_printed() {
 }
 
 #[test]
+fn an_agents_own_resources_replace_the_defaults() {
+    let folder = tempfile::tempdir().expect("temp folder");
+    copy_recursively(&example("hiclaw-fleet"), folder.path());
+    let scout = folder.path().join("workers/scout.yaml");
+    let text = std::fs::read_to_string(&scout).expect("scout");
+    let text = text.replace(
+        "  env:\n",
+        "  resources:\n    requests: {cpu: 2, memory: 1Gi}\n    limits: {memory: 4Gi}\n  env:\n",
+    );
+    std::fs::write(&scout, text).expect("write scout");
+    let manifests = render(folder.path());
+    validate(&manifests, "resources");
+    let scout = manifests
+        .split("\n---\n")
+        .find(|document| {
+            document.contains("kind: Deployment")
+                && document.contains("name: hiclaw-worker-scout\n")
+        })
+        .expect("scout's Deployment");
+    let resources = &scout[scout.find("resources:").expect("resources")..];
+    let limits = &resources[resources.find("limits:").expect("limits")
+        ..resources.find("requests:").expect("requests")];
+    let requests = &resources[resources.find("requests:").expect("requests")..];
+    assert!(
+        limits.contains("cpu: '2'") || limits.contains("cpu: \"2\""),
+        "the limit follows a request above the default: {limits}"
+    );
+    assert!(limits.contains("memory: 4Gi"), "{limits}");
+    assert!(requests.contains("memory: 1Gi"), "{requests}");
+}
+
+#[test]
 fn render_needs_the_kubernetes_backend() {
     clawops()
         .arg("render")

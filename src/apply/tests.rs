@@ -169,6 +169,7 @@ fn agent(member: &str, image: &str) -> Agent {
         ports: Vec::new(),
         hostname: None,
         debug_targets: Vec::new(),
+        resources: Default::default(),
         workspace: BTreeMap::new(),
         file: "alpha.yaml".to_owned(),
         line: 1,

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::resources::AgentResources;
+
 use crate::spec::clawops::PullPolicy;
 use crate::spec::hiclaw::{
     AgentState, ExposeProtocol, FailurePolicy, Probe, Runtime, UpgradeOrder,
@@ -132,6 +134,9 @@ pub struct Agent {
     pub hostname: Option<String>,
     /// Member names whose workspaces a DebugWorker mounts read-only.
     pub debug_targets: Vec<String>,
+    /// CPU and memory as the spec gives them (the backend's defaults fill in the rest).
+    #[serde(default, skip_serializing_if = "AgentResources::is_empty")]
+    pub resources: AgentResources,
     /// Workspace files.
     pub workspace: Workspace,
     /// Repository-relative file the agent is defined in.

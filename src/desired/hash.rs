@@ -1,6 +1,6 @@
 //! The two hashes of an agent. The **runtime hash** covers what only a new container can
 //! change (image, runtime, env, labels, ports, package, hostname, pull policy, whether the
-//! container is managed, mounted debug targets); the **config hash** covers the workspace
+//! container is managed, mounted debug targets, resources); the **config hash** covers the workspace
 //! files, which are pushed into a running agent. Neither covers `state`: sleeping and
 //! waking are operations of their own.
 //!
@@ -30,6 +30,9 @@ struct RuntimeFingerprint<'a> {
     pull_policy: PullPolicy,
     container_managed: bool,
     debug_targets: &'a [String],
+    /// Left out when not set, so fleets without `resources` keep their hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<&'a super::resources::AgentResources>,
 }
 
 /// An env variable's name is the map key; `sensitive` is derived, so it is left out.
@@ -63,6 +66,7 @@ pub(crate) fn runtime_hash(agent: &Agent, package: Option<&str>) -> String {
         pull_policy: agent.pull_policy,
         container_managed: agent.container_managed,
         debug_targets: &agent.debug_targets,
+        resources: (!agent.resources.is_empty()).then_some(&agent.resources),
     };
     sha256_of_json(&fingerprint)
 }

@@ -15,6 +15,7 @@ mod images;
 mod openclaw;
 mod profile;
 mod resolve;
+mod resources;
 mod workspace;
 
 pub use agent::{
@@ -33,6 +34,7 @@ pub use resolve::{
     AGENTS_ROOT, CONSOLE_PORT, FLEET_LABEL, MANAGER_LABEL, RESERVED_ENV_KEYS, ROLE_LABEL,
     RUNTIME_LABEL, TEAM_LABEL, WORKER_LABEL, manager_resource_name, resolve, worker_resource_name,
 };
+pub use resources::{AgentResources, cpu_nanos, memory_bytes};
 pub use workspace::{
     DEBUG_OUTPUT, DEBUG_WORKSPACES, DEFAULT_HEARTBEAT_EVERY, DEFAULT_WORKER_IDLE_TIMEOUT,
 };

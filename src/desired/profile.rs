@@ -8,7 +8,7 @@ use crate::pilot::{self, Manifest};
 use crate::spec::clawops::PilotRole;
 use crate::spec::hiclaw::{
     AccessEntry, AgentState, ChannelPolicy, DebugTargetType, EnvMap, ExposePort, Heartbeat,
-    ManagerConfig, McpServer, RemoteSkillSource, Runtime, TeamSpec,
+    ManagerConfig, McpServer, RemoteSkillSource, Resources, Runtime, TeamSpec,
 };
 use crate::spec::{DebugWorkerSpec, Located, PilotSetupSpec, Sourced, Spec};
 
@@ -68,6 +68,7 @@ pub(crate) struct Profile<'a> {
     pub expose: &'a [ExposePort],
     pub hostname: Option<String>,
     pub debug_targets: Vec<String>,
+    pub resources: Option<&'a Resources>,
     pub package: Option<&'a str>,
     pub soul: Option<&'a str>,
     pub identity: Option<&'a str>,
@@ -111,6 +112,7 @@ struct WorkerFields<'a> {
     access_entries: &'a [AccessEntry],
     env: &'a EnvMap,
     labels: &'a BTreeMap<String, String>,
+    resources: Option<&'a Resources>,
 }
 
 /// Borrows the Worker fields of any struct declared with them.
@@ -135,6 +137,7 @@ macro_rules! worker_fields {
             access_entries: &$written.access_entries,
             env: &$written.env,
             labels: &$written.labels,
+            resources: $written.resources.as_ref(),
         }
     };
 }
@@ -192,6 +195,7 @@ fn manager(manager: &Sourced<crate::spec::ManagerSpec>) -> Profile<'_> {
         expose: &[],
         hostname: None,
         debug_targets: Vec::new(),
+        resources: written.resources.as_ref(),
         package: written
             .package
             .as_ref()
@@ -240,6 +244,7 @@ fn team_members(team: &Sourced<TeamSpec>) -> Vec<Profile<'_>> {
         expose: &[],
         hostname: None,
         debug_targets: Vec::new(),
+        resources: leader.resources.as_ref(),
         package: leader
             .package
             .as_ref()
@@ -309,6 +314,7 @@ fn worker_profile<'a>(
         expose: fields.expose,
         hostname: None,
         debug_targets: Vec::new(),
+        resources: fields.resources,
         package: fields.package.map(|package| package.value.as_str()),
         soul: fields.soul,
         identity: fields.identity,
@@ -354,6 +360,7 @@ fn debug_worker<'a>(spec: &'a Spec, debug: &'a Sourced<DebugWorkerSpec>) -> Prof
             allowed_users: allowed_users(spec, written, &targets),
         },
         debug_targets: targets,
+        resources: written.resources.as_ref(),
         package: None,
         soul: written.soul.as_deref(),
         identity: None,

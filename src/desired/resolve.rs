@@ -142,6 +142,7 @@ fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -
         ports,
         hostname: profile.hostname.clone(),
         debug_targets: profile.debug_targets.clone(),
+        resources: super::resources::AgentResources::of(profile.resources),
         config_hash: hash::config_hash(&workspace),
         workspace,
         file: profile.file.to_owned(),

@@ -162,6 +162,11 @@ fn field_causes(applied: &Agent, desired: &Agent) -> Vec<Cause> {
     );
     field("expose", ports(applied), ports(desired));
     field(
+        "resources",
+        applied.resources.describe(),
+        desired.resources.describe(),
+    );
+    field(
         "debugTargets",
         applied.debug_targets.join(", "),
         desired.debug_targets.join(", "),

@@ -28,6 +28,7 @@ fn agent(name: &str, group: &str, state: AgentState) -> Agent {
         ports: Vec::new(),
         hostname: None,
         debug_targets: Vec::new(),
+        resources: Default::default(),
         workspace: BTreeMap::from([("SOUL.md".to_owned(), "You test things.\n".to_owned())]),
         file: "teams.yaml".to_owned(),
         line: 1,
@@ -166,6 +167,24 @@ fn a_runtime_change_recreates_and_names_the_field() {
     );
     assert_eq!(plan.steps[1].op, Op::WaitHealthy);
     assert_eq!(plan.waves[0].restarts, vec!["hiclaw-worker-dev".to_owned()]);
+}
+
+#[test]
+fn a_resources_change_recreates_and_names_it() {
+    let before = agent("dev", "alpha", AgentState::Running);
+    let mut after = before.clone();
+    after.resources.limits_memory = Some("4Gi".into());
+    after.runtime_hash = "runtime-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![applied(&before)]));
+    assert_eq!(plan.steps[0].op, Op::RecreateAgent);
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::FieldChanged {
+            path: "resources".into(),
+            before: Some("backend defaults".into()),
+            after: Some("limits memory 4Gi".into()),
+        }]
+    );
 }
 
 #[test]

@@ -79,6 +79,8 @@ codes! {
     InvalidEnvKey => "invalid-env-key",
     /// A duration such as `30m` cannot be read.
     InvalidDuration => "invalid-duration",
+    /// A CPU or memory amount cannot be read, or a request is above its limit.
+    InvalidQuantity => "invalid-quantity",
     /// An image reference cannot be read.
     InvalidImage => "invalid-image",
     /// A `remoteSkills` source is not `nacos://host/namespace`.

@@ -192,6 +192,63 @@ pub struct AccessEntry {
 
 pub use super::env::{EnvValue, SECRET_TAG};
 
+/// A CPU or memory amount as Kubernetes writes it (`500m`, `2`, `256Mi`, `1Gi`); a YAML
+/// number is read as its text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Quantity(pub String);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Quantity;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an amount such as `500m`, `2` or `256Mi`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Quantity, E> {
+                Ok(Quantity(value.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Quantity, E> {
+                Ok(Quantity(value.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Quantity, E> {
+                Ok(Quantity(value.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Quantity, E> {
+                Ok(Quantity(value.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
+}
+
+/// CPU and memory amounts.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceAmounts {
+    /// CPU: cores (`2`, `0.5`) or millicores (`500m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Located<Quantity>>,
+    /// Memory: bytes with a unit (`256Mi`, `2Gi`, `512M`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Located<Quantity>>,
+}
+
+/// What an agent's container may use. Kubernetes: the container's requests and limits
+/// (default `[kubernetes.resources]`); Docker: the limits, and the memory request as a
+/// soft reservation.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// What the agent is guaranteed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<ResourceAmounts>,
+    /// The most it may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceAmounts>,
+}
+
 /// Environment variables; keys keep their position for validation.
 pub type EnvMap = BTreeMap<Located<String>, EnvValue>;
 
@@ -258,6 +315,9 @@ macro_rules! with_worker_fields {
             /// Extra labels on the container or pod.
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub labels: BTreeMap<String, String>,
+            /// CPU and memory of the container.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub resources: Option<Resources>,
         }
     };
 }
@@ -344,6 +404,9 @@ pub struct TeamLeader {
     /// Extra labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// CPU and memory of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 /// The Human who administers a Team.
@@ -547,6 +610,9 @@ pub struct ManagerSpec {
     /// Extra labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// CPU and memory of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 /// What a DebugWorker's `target` points at.
@@ -607,4 +673,7 @@ pub struct DebugWorkerSpec {
     /// Extra labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// CPU and memory of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }

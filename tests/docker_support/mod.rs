@@ -164,6 +164,7 @@ impl Fleet {
             }],
             hostname: None,
             debug_targets: Vec::new(),
+            resources: Default::default(),
             workspace: BTreeMap::from([
                 ("SOUL.md".to_owned(), format!("I am {member}.\n")),
                 ("config/mcporter.json".to_owned(), "{}\n".to_owned()),

@@ -20,7 +20,7 @@ use super::{
     set_aside_name, volume_name,
 };
 use crate::backend::BackendError;
-use crate::desired::{Agent, AgentRole};
+use crate::desired::{Agent, AgentRole, cpu_nanos, memory_bytes};
 use crate::spec::hiclaw::AgentState;
 
 /// Where a DebugWorker sees its targets' workspaces.
@@ -129,6 +129,18 @@ fn container_body(
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                 maximum_retry_count: None,
             }),
+            // The spec's limits; its memory request becomes a soft reservation.
+            memory: agent
+                .resources
+                .limits_memory
+                .as_deref()
+                .and_then(memory_bytes),
+            memory_reservation: agent
+                .resources
+                .requests_memory
+                .as_deref()
+                .and_then(memory_bytes),
+            nano_cpus: agent.resources.limits_cpu.as_deref().and_then(cpu_nanos),
             ..Default::default()
         }),
         ..Default::default()

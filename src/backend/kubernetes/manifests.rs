@@ -310,6 +310,44 @@ fn quantities(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
     ])
 }
 
+/// The agent's requests and limits: its own, else `[kubernetes.resources]`. A request
+/// above the default limit raises the limit to it (the API server refuses a request
+/// above its limit).
+fn resources(agent: &Agent, settings: &KubernetesSettings) -> ResourceRequirements {
+    let (own, defaults) = (&agent.resources, &settings.resources);
+    let pick = |own: &Option<String>, default: &String| own.clone().unwrap_or(default.clone());
+    let requests_cpu = pick(&own.requests_cpu, &defaults.requests_cpu);
+    let requests_memory = pick(&own.requests_memory, &defaults.requests_memory);
+    let at_least = |limit: Option<&String>,
+                    default: &String,
+                    request: &String,
+                    read: fn(&str) -> Option<i64>| {
+        limit
+            .cloned()
+            .unwrap_or_else(|| match (read(default), read(request)) {
+                (Some(limit), Some(asked)) if asked > limit => request.clone(),
+                _ => default.clone(),
+            })
+    };
+    let limits_cpu = at_least(
+        own.limits_cpu.as_ref(),
+        &defaults.limits_cpu,
+        &requests_cpu,
+        crate::desired::cpu_nanos,
+    );
+    let limits_memory = at_least(
+        own.limits_memory.as_ref(),
+        &defaults.limits_memory,
+        &requests_memory,
+        crate::desired::memory_bytes,
+    );
+    ResourceRequirements {
+        requests: Some(quantities(&requests_cpu, &requests_memory)),
+        limits: Some(quantities(&limits_cpu, &limits_memory)),
+        ..Default::default()
+    }
+}
+
 /// The workspace ConfigMap at `HOME`, a scratch `/tmp`, and a DebugWorker's targets'
 /// workspace files read-only.
 fn volumes(agent: &Agent, home: &str) -> (Vec<Volume>, Vec<VolumeMount>) {
@@ -379,7 +417,6 @@ fn deployment(
             ..Default::default()
         })
         .collect();
-    let resources = &settings.resources;
     let container = Container {
         name: "worker".to_owned(),
         image: Some(agent.image.clone()),
@@ -387,14 +424,7 @@ fn deployment(
         env: Some(container_env(agent, settings)),
         working_dir: Some(home),
         ports: (!ports.is_empty()).then_some(ports),
-        resources: Some(ResourceRequirements {
-            requests: Some(quantities(
-                &resources.requests_cpu,
-                &resources.requests_memory,
-            )),
-            limits: Some(quantities(&resources.limits_cpu, &resources.limits_memory)),
-            ..Default::default()
-        }),
+        resources: Some(resources(agent, settings)),
         volume_mounts: Some(volume_mounts),
         ..Default::default()
     };

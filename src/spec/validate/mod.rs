@@ -4,6 +4,7 @@
 
 mod fields;
 mod references;
+mod resources;
 
 use super::{Diagnostic, Spec};
 
@@ -16,6 +17,7 @@ pub fn is_duration(text: &str) -> bool {
 pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     fields::check(spec, &mut diagnostics);
+    resources::check(spec, &mut diagnostics);
     references::check(spec, &mut diagnostics);
     for setup in &spec.pilot_setups {
         diagnostics.extend(crate::pilot::validate(setup));
