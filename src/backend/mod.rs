@@ -48,7 +48,9 @@ pub enum BackendError {
     #[error("cannot reach {address}")]
     #[diagnostic(
         code(clawops::backend::connect),
-        help("check that the engine runs and that [docker] host / DOCKER_HOST point at it")
+        help(
+            "check that it answers: Docker via [docker] host / DOCKER_HOST, Kubernetes via --kubeconfig, [kubernetes] kubeconfig, KUBECONFIG, ~/.kube/config or the pod's service account"
+        )
     )]
     Connect {
         /// The address tried.
