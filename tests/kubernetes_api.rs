@@ -349,3 +349,71 @@ async fn an_upgrade_plans_the_same_operations_and_causes_as_on_docker() {
                 .any(|cause| matches!(cause, Cause::FieldChanged { path, .. } if path == "image"))
     }));
 }
+
+#[tokio::test]
+async fn sensitive_values_stay_in_the_agents_secret_and_plan_as_unchanged() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let mut desired = example();
+    let index = desired
+        .agents
+        .iter()
+        .position(|agent| agent.name == DEV)
+        .expect("dev");
+    desired.agents[index].env.insert(
+        "SEARCH_API_TOKEN".to_owned(),
+        clawops::desired::EnvVar {
+            value: "tok-literal-4242".to_owned(),
+            secret_ref: false,
+            sensitive: true,
+        },
+    );
+    apply_all(&backend, &desired).await;
+    let deployment = api.object(&deployment_path(DEV)).expect("deployment");
+    assert!(
+        !deployment.to_string().contains("tok-literal-4242"),
+        "not in the pod spec"
+    );
+    let secret = api
+        .object(&object_path("v1", "secrets", &format!("{DEV}-clawops")))
+        .expect("secret");
+    assert!(secret["data"]["env.SEARCH_API_TOKEN"].is_string());
+    assert!(
+        !plan(&desired, &observe(&backend, &desired).await)
+            .summary
+            .has_changes()
+    );
+    // Another change: the token, read back from the Secret, is not named as changed.
+    let mut upgraded = desired.clone();
+    upgraded.agents[index].image = "hiclaw/worker:v9".to_owned();
+    upgraded.agents[index].runtime_hash = "upgraded".to_owned();
+    let planned = plan(&upgraded, &observe(&backend, &upgraded).await);
+    let step = planned
+        .steps
+        .iter()
+        .find(|step| step.agent == DEV)
+        .expect("dev");
+    assert!(
+        matches!(step.causes.as_slice(), [Cause::FieldChanged { path, .. }] if path == "image"),
+        "{:?}",
+        step.causes
+    );
+    desired.agents[index]
+        .env
+        .get_mut("SEARCH_API_TOKEN")
+        .expect("token")
+        .value = "tok-rotated".to_owned();
+    desired.agents[index].runtime_hash = "rotated".to_owned();
+    let planned = plan(&desired, &observe(&backend, &desired).await);
+    let step = planned
+        .steps
+        .iter()
+        .find(|step| step.agent == DEV)
+        .expect("dev");
+    assert_eq!(
+        step.causes,
+        vec![Cause::SensitiveChanged {
+            path: "env.SEARCH_API_TOKEN".to_owned()
+        }]
+    );
+}

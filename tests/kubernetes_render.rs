@@ -136,6 +136,13 @@ fn secrets_are_referenced_never_printed() {
         !manifests.contains("tok-literal-4242"),
         "a literal secret leaked"
     );
+    let encoded = serde_json::to_value(k8s_openapi::ByteString(b"tok-literal-4242".to_vec()))
+        .expect("base64");
+    let encoded = encoded.as_str().expect("text");
+    assert!(
+        !manifests.contains(encoded),
+        "a literal secret leaked, base64-encoded"
+    );
     assert!(manifests.contains("name: clawops-secrets"));
     assert!(manifests.contains("key: search-password"));
     assert!(manifests.contains("key: env.SEARCH_API_TOKEN"));

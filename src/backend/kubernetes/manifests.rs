@@ -230,9 +230,15 @@ fn secret(
             data.insert(format!("{ENV_KEY_PREFIX}{key}"), value);
         }
     }
+    // `data`, not the write-only `stringData`: server-side apply then owns every key, and
+    // a key clawops stops sending is removed.
+    let data = data
+        .into_iter()
+        .map(|(key, value)| (key, k8s_openapi::ByteString(value.into_bytes())))
+        .collect();
     Secret {
         metadata: metadata(secret_name(&agent.name), settings, labels),
-        string_data: Some(data),
+        data: Some(data),
         type_: Some("Opaque".to_owned()),
         ..Default::default()
     }
@@ -517,8 +523,11 @@ mod tests {
         assert!(!deployment.contains("s3cr3t-value"));
         assert!(!secret.contains("s3cr3t-value"), "render redacts");
         let revealed = agent_objects(&agent, &settings, None, true);
-        let data = revealed.secret.string_data.expect("data");
-        assert_eq!(data["env.API_TOKEN"], "s3cr3t-value");
-        assert!(!data[RECORD_KEY].contains("s3cr3t-value"));
+        let data = revealed.secret.data.expect("data");
+        let text = |key: &str| String::from_utf8(data[key].0.clone()).expect("utf-8");
+        assert_eq!(text("env.API_TOKEN"), "s3cr3t-value");
+        assert!(!text(RECORD_KEY).contains("s3cr3t-value"));
+        let redacted = objects.secret.data.expect("data");
+        assert_eq!(redacted["env.API_TOKEN"].0, REDACTED.as_bytes());
     }
 }
