@@ -417,3 +417,29 @@ async fn sensitive_values_stay_in_the_agents_secret_and_plan_as_unchanged() {
         }]
     );
 }
+
+#[tokio::test]
+async fn a_changed_probe_alone_is_neither_a_change_nor_drift() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let desired = example();
+    apply_all(&backend, &desired).await;
+    let mut probed = desired.clone();
+    for agent in &mut probed.agents {
+        agent.probe = Some(clawops::spec::hiclaw::Probe {
+            exec: vec!["test".to_owned(), "-f".to_owned(), "/tmp/ready".to_owned()],
+        });
+    }
+    let observed = observe(&backend, &probed).await;
+    assert!(observed.agents.iter().all(|agent| agent.edited.is_empty()));
+    assert!(!plan(&probed, &observed).summary.has_changes());
+    // It reaches the pod with the next recreate.
+    let dev = probed.agent(DEV).expect("dev").clone();
+    backend.recreate_agent(&dev, None).await.expect("recreate");
+    let deployment = api.object(&deployment_path(DEV)).expect("deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"]["exec"]["command"][2],
+        "/tmp/ready"
+    );
+}

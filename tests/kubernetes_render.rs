@@ -181,6 +181,30 @@ fn an_agents_own_resources_replace_the_defaults() {
 }
 
 #[test]
+fn the_rollout_probe_is_the_containers_readiness_probe() {
+    let folder = tempfile::tempdir().expect("temp folder");
+    copy_recursively(&example("hiclaw-fleet"), folder.path());
+    let config = folder.path().join("clawops.toml");
+    let text = std::fs::read_to_string(&config).expect("clawops.toml");
+    let text = text.replace(
+        "on_failure = \"halt\"\n",
+        "on_failure = \"halt\"\nprobe = { exec = [\"test\", \"-f\", \"/tmp/ready\"] }\n",
+    );
+    std::fs::write(&config, text).expect("write clawops.toml");
+    let manifests = render(folder.path());
+    validate(&manifests, "probe");
+    let deployments: Vec<&str> = manifests
+        .split("\n---\n")
+        .filter(|document| document.contains("kind: Deployment"))
+        .collect();
+    assert!(!deployments.is_empty());
+    for deployment in deployments {
+        assert!(deployment.contains("readinessProbe:"), "{deployment}");
+        assert!(deployment.contains("- /tmp/ready"), "{deployment}");
+    }
+}
+
+#[test]
 fn render_needs_the_kubernetes_backend() {
     clawops()
         .arg("render")

@@ -170,6 +170,7 @@ fn agent(member: &str, image: &str) -> Agent {
         hostname: None,
         debug_targets: Vec::new(),
         resources: Default::default(),
+        probe: None,
         workspace: BTreeMap::new(),
         file: "alpha.yaml".to_owned(),
         line: 1,

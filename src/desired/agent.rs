@@ -134,6 +134,11 @@ pub struct Agent {
     pub hostname: Option<String>,
     /// Member names whose workspaces a DebugWorker mounts read-only.
     pub debug_targets: Vec<String>,
+    /// The health probe of its rollout group, if any: run by the health gate on Docker, the
+    /// container's readiness probe on Kubernetes. Not part of the runtime hash: a changed
+    /// probe alone restarts nothing (on Kubernetes it reaches the pod at its next recreate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
     /// CPU and memory as the spec gives them (the backend's defaults fill in the rest).
     #[serde(default, skip_serializing_if = "AgentResources::is_empty")]
     pub resources: AgentResources,

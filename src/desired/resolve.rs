@@ -70,6 +70,11 @@ pub fn resolve(spec: &Spec) -> Desired {
     agents.sort_by(|left, right| left.name.cmp(&right.name));
     let groups = groups::groups(spec, &profiles);
     let rollout = groups::rollout(spec, &groups);
+    for agent in &mut agents {
+        agent.probe = rollout
+            .get(&agent.group)
+            .and_then(|settings| settings.probe.clone());
+    }
     let teams = team_access(spec, &agents);
     Desired {
         fleet: spec.fleet_name.clone(),
@@ -142,6 +147,7 @@ fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -
         ports,
         hostname: profile.hostname.clone(),
         debug_targets: profile.debug_targets.clone(),
+        probe: None,
         resources: super::resources::AgentResources::of(profile.resources),
         config_hash: hash::config_hash(&workspace),
         workspace,

@@ -29,6 +29,7 @@ fn agent(name: &str, group: &str, state: AgentState) -> Agent {
         hostname: None,
         debug_targets: Vec::new(),
         resources: Default::default(),
+        probe: None,
         workspace: BTreeMap::from([("SOUL.md".to_owned(), "You test things.\n".to_owned())]),
         file: "teams.yaml".to_owned(),
         line: 1,

@@ -165,6 +165,7 @@ impl Fleet {
             hostname: None,
             debug_targets: Vec::new(),
             resources: Default::default(),
+            probe: None,
             workspace: BTreeMap::from([
                 ("SOUL.md".to_owned(), format!("I am {member}.\n")),
                 ("config/mcporter.json".to_owned(), "{}\n".to_owned()),

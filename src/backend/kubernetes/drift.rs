@@ -70,7 +70,8 @@ pub(super) async fn check_drift(
     Ok(observed)
 }
 
-/// The commit annotation is what was applied, not what git says now: keep the live one.
+/// What was applied, not what git says now, where a difference is not drift: the commit,
+/// config-hash and state annotations, the replica count, the readiness probe.
 fn with_live_commit(mut intended: Deployment, live: &Deployment) -> Deployment {
     let key = manifests::COMMIT_ANNOTATION;
     let annotations = intended.metadata.annotations.get_or_insert_default();
@@ -89,6 +90,21 @@ fn with_live_commit(mut intended: Deployment, live: &Deployment) -> Deployment {
     }
     if let (Some(spec), Some(live_spec)) = (intended.spec.as_mut(), live.spec.as_ref()) {
         spec.replicas = live_spec.replicas;
+        // A changed probe reaches the pod at its next recreate: not drift either.
+        let live_probe = live_spec
+            .template
+            .spec
+            .as_ref()
+            .and_then(|pod| pod.containers.first())
+            .and_then(|container| container.readiness_probe.clone());
+        if let Some(container) = spec
+            .template
+            .spec
+            .as_mut()
+            .and_then(|pod| pod.containers.first_mut())
+        {
+            container.readiness_probe = live_probe;
+        }
     }
     intended
 }

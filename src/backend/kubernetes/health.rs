@@ -2,6 +2,9 @@
 //! the last change, every replica is updated and available, no old pod is left) and the
 //! agent's pod is Ready. A pod that cannot start (image not pullable, crash loop, bad
 //! config) or a rollout past its progress deadline fails the gate at once.
+//!
+//! The rollout's `probe` is not run from here: it is the container's readiness probe
+//! (see `manifests`), so Ready already means the probe passes.
 
 use std::time::{Duration, Instant};
 

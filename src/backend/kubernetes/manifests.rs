@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar as KubeEnvVar, EnvVarSource, KeyToPath, PodSpec, PodTemplateSpec, ResourceRequirements,
-    Secret, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeMount,
+    EnvVar as KubeEnvVar, EnvVarSource, ExecAction, KeyToPath, PodSpec, PodTemplateSpec,
+    Probe as KubeProbe, ResourceRequirements, Secret, SecretKeySelector, Service, ServiceAccount,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -316,6 +316,20 @@ fn quantities(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
     ])
 }
 
+/// The rollout's probe as the container's readiness probe: the pod is Ready (and the
+/// health gate passes) only while it succeeds.
+fn readiness_probe(probe: &crate::spec::hiclaw::Probe) -> KubeProbe {
+    KubeProbe {
+        exec: Some(ExecAction {
+            command: Some(probe.exec.clone()),
+        }),
+        period_seconds: Some(2),
+        failure_threshold: Some(3),
+        timeout_seconds: Some(5),
+        ..Default::default()
+    }
+}
+
 /// The agent's requests and limits: its own, else `[kubernetes.resources]`. A request
 /// above the default limit raises the limit to it (the API server refuses a request
 /// above its limit).
@@ -431,6 +445,7 @@ fn deployment(
         working_dir: Some(home),
         ports: (!ports.is_empty()).then_some(ports),
         resources: Some(resources(agent, settings)),
+        readiness_probe: agent.probe.as_ref().map(readiness_probe),
         volume_mounts: Some(volume_mounts),
         ..Default::default()
     };
