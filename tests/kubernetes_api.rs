@@ -235,20 +235,7 @@ async fn plan_of_changes(backend: &impl Backend, desired: &Desired) -> bool {
 async fn a_missing_secret_key_is_named_before_anything_changes() {
     let api = FakeApi::new();
     let backend = api.backend("acme", false);
-    let mut desired = example();
-    let index = desired
-        .agents
-        .iter()
-        .position(|agent| agent.name == DEV)
-        .expect("dev");
-    desired.agents[index].env.insert(
-        "SEARCH_PASSWORD".to_owned(),
-        clawops::desired::EnvVar {
-            value: "search-password".to_owned(),
-            secret_ref: true,
-            sensitive: true,
-        },
-    );
+    let (desired, index) = with_env(DEV, "SEARCH_PASSWORD", "search-password", true);
     api.put(&object_path("v1", "secrets", "clawops-secrets"), json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "clawops-secrets", "namespace": NAMESPACE}, "data": {"other": "eA=="}}));
     let error = backend
@@ -354,20 +341,7 @@ async fn an_upgrade_plans_the_same_operations_and_causes_as_on_docker() {
 async fn sensitive_values_stay_in_the_agents_secret_and_plan_as_unchanged() {
     let api = FakeApi::new();
     let backend = api.backend("acme", false);
-    let mut desired = example();
-    let index = desired
-        .agents
-        .iter()
-        .position(|agent| agent.name == DEV)
-        .expect("dev");
-    desired.agents[index].env.insert(
-        "SEARCH_API_TOKEN".to_owned(),
-        clawops::desired::EnvVar {
-            value: "tok-literal-4242".to_owned(),
-            secret_ref: false,
-            sensitive: true,
-        },
-    );
+    let (mut desired, index) = with_env(DEV, "SEARCH_API_TOKEN", "tok-literal-4242", false);
     apply_all(&backend, &desired).await;
     let deployment = api.object(&deployment_path(DEV)).expect("deployment");
     assert!(
@@ -442,4 +416,22 @@ async fn a_changed_probe_alone_is_neither_a_change_nor_drift() {
         container["readinessProbe"]["exec"]["command"][2],
         "/tmp/ready"
     );
+}
+
+/// The example fleet with a sensitive env value on `agent` (a secret reference when
+/// `secret_ref`), and that agent's index.
+fn with_env(agent: &str, key: &str, value: &str, secret_ref: bool) -> (Desired, usize) {
+    let mut desired = example();
+    let index = desired
+        .agents
+        .iter()
+        .position(|candidate| candidate.name == agent)
+        .expect("agent");
+    let variable = clawops::desired::EnvVar {
+        value: value.to_owned(),
+        secret_ref,
+        sensitive: true,
+    };
+    desired.agents[index].env.insert(key.to_owned(), variable);
+    (desired, index)
 }

@@ -121,15 +121,11 @@ fn the_pilot_example_renders_to_valid_manifests() {
 
 #[test]
 fn secrets_are_referenced_never_printed() {
-    let folder = tempfile::tempdir().expect("temp folder");
-    copy_recursively(&example("hiclaw-fleet"), folder.path());
-    let scout = folder.path().join("workers/scout.yaml");
-    let text = std::fs::read_to_string(&scout).expect("scout");
-    let text = text.replace(
+    let folder = edited_example(
+        "workers/scout.yaml",
         "    SCOUT_INTERVAL: 1h\n",
         "    SCOUT_INTERVAL: 1h\n    SEARCH_API_TOKEN: tok-literal-4242\n    SEARCH_PASSWORD: !secret search-password\n",
     );
-    std::fs::write(&scout, text).expect("write scout");
     let manifests = render(folder.path());
     validate(&manifests, "secrets");
     assert!(
@@ -150,15 +146,11 @@ fn secrets_are_referenced_never_printed() {
 
 #[test]
 fn an_agents_own_resources_replace_the_defaults() {
-    let folder = tempfile::tempdir().expect("temp folder");
-    copy_recursively(&example("hiclaw-fleet"), folder.path());
-    let scout = folder.path().join("workers/scout.yaml");
-    let text = std::fs::read_to_string(&scout).expect("scout");
-    let text = text.replace(
+    let folder = edited_example(
+        "workers/scout.yaml",
         "  env:\n",
         "  resources:\n    requests: {cpu: 2, memory: 1Gi}\n    limits: {memory: 4Gi}\n  env:\n",
     );
-    std::fs::write(&scout, text).expect("write scout");
     let manifests = render(folder.path());
     validate(&manifests, "resources");
     let scout = manifests
@@ -182,15 +174,11 @@ fn an_agents_own_resources_replace_the_defaults() {
 
 #[test]
 fn the_rollout_probe_is_the_containers_readiness_probe() {
-    let folder = tempfile::tempdir().expect("temp folder");
-    copy_recursively(&example("hiclaw-fleet"), folder.path());
-    let config = folder.path().join("clawops.toml");
-    let text = std::fs::read_to_string(&config).expect("clawops.toml");
-    let text = text.replace(
+    let folder = edited_example(
+        "clawops.toml",
         "on_failure = \"halt\"\n",
         "on_failure = \"halt\"\nprobe = { exec = [\"test\", \"-f\", \"/tmp/ready\"] }\n",
     );
-    std::fs::write(&config, text).expect("write clawops.toml");
     let manifests = render(folder.path());
     validate(&manifests, "probe");
     let deployments: Vec<&str> = manifests
@@ -212,4 +200,15 @@ fn render_needs_the_kubernetes_backend() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("--backend kubernetes"));
+}
+
+/// The hiclaw-fleet example in a temporary folder, with `from` replaced by `to` in `file`.
+fn edited_example(file: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("temp folder");
+    copy_recursively(&example("hiclaw-fleet"), folder.path());
+    let path = folder.path().join(file);
+    let text = std::fs::read_to_string(&path).expect("example file");
+    assert!(text.contains(from), "{file} has {from:?}");
+    std::fs::write(&path, text.replace(from, to)).expect("write example file");
+    folder
 }
