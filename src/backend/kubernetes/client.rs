@@ -51,16 +51,19 @@ pub(super) fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.is_not_found())
 }
 
-/// Wraps an API error of `operation` on `object`; a 409 of a server-side apply is a
-/// conflict with another field manager.
+/// Wraps an API error of `operation` on `object`; a server-side apply's field conflict is
+/// a [`BackendError::Conflict`].
 pub(super) fn request_error(
     operation: &'static str,
     object: String,
     error: kube::Error,
 ) -> BackendError {
+    // A field-manager conflict says "Apply failed with N conflict(s)"; another 409 (an
+    // object being deleted) is a plain request error.
     if let kube::Error::Api(status) = &error
         && status.is_conflict()
         && operation == "apply"
+        && status.message.starts_with("Apply failed")
     {
         return BackendError::Conflict {
             object,
@@ -130,5 +133,34 @@ impl KubernetesBackend {
             .await
             .map(|list| list.items)
             .map_err(|error| request_error("list", format!("{}s", K::kind(&())), error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conflict(message: &str) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": 409, "reason": "Conflict", "message": message,
+        }))
+        .expect("status");
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn only_a_field_manager_conflict_is_reported_as_one() {
+        let fields = request_error(
+            "apply",
+            "Deployment/a".to_owned(),
+            conflict("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"),
+        );
+        assert!(matches!(fields, BackendError::Conflict { .. }), "{fields:?}");
+        let deleting = request_error(
+            "apply",
+            "Deployment/a".to_owned(),
+            conflict("object is being deleted: deployments.apps \"a\" already exists"),
+        );
+        assert!(matches!(deleting, BackendError::Request { .. }), "{deleting:?}");
     }
 }
