@@ -155,12 +155,18 @@ mod tests {
             "Deployment/a".to_owned(),
             conflict("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"),
         );
-        assert!(matches!(fields, BackendError::Conflict { .. }), "{fields:?}");
+        assert!(
+            matches!(fields, BackendError::Conflict { .. }),
+            "{fields:?}"
+        );
         let deleting = request_error(
             "apply",
             "Deployment/a".to_owned(),
             conflict("object is being deleted: deployments.apps \"a\" already exists"),
         );
-        assert!(matches!(deleting, BackendError::Request { .. }), "{deleting:?}");
+        assert!(
+            matches!(deleting, BackendError::Request { .. }),
+            "{deleting:?}"
+        );
     }
 }
