@@ -100,7 +100,7 @@ async fn prune_deletes_only_inventoried_objects_that_carry_the_fleet_label() {
     for created in [dev, qa] {
         applying.create_agent(created, None).await.expect("create");
     }
-    applying.finish(&desired).await.expect("inventory written");
+    applying.finish().await.expect("inventory written");
     // Someone else's Deployment with the fleet's label, never applied by clawops.
     let stranger = "hiclaw-worker-stranger";
     api.put(&deployment_path(stranger), json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -136,7 +136,7 @@ async fn prune_deletes_only_inventoried_objects_that_carry_the_fleet_label() {
     assert!(api.object(&deployment_path(stranger)).is_some());
     assert!(api.object(&deployment_path(&qa.name)).is_some());
     assert!(api.object(&deployment_path(DEV)).is_none());
-    pruning.finish(&desired).await.expect("inventory");
+    pruning.finish().await.expect("inventory");
     let inventory = api
         .object(&object_path("v1", "configmaps", "clawops-inventory"))
         .expect("inventory");

@@ -241,7 +241,7 @@ fn agent_of<'a>(
 
 /// The team's access rules: as the desired state has them, or gone with the team.
 async fn update_team_access<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
-    let team = step.agent.strip_prefix("team/").unwrap_or(&step.agent);
+    let team = crate::plan::team_of_resource(&step.agent).unwrap_or(&step.agent);
     let access = run.desired.teams.iter().find(|wanted| wanted.name == team);
     run.backend.update_team_access(team, access).await
 }

@@ -31,6 +31,24 @@ pub struct LockHolder {
     pub expires: u64,
 }
 
+impl LockHolder {
+    /// A holder that cannot be read (host `unknown`), its lease running until `expires`.
+    pub fn unknown(expires: u64) -> Self {
+        Self {
+            host: "unknown".to_owned(),
+            pid: 0,
+            since: 0,
+            expires,
+        }
+    }
+
+    /// Whether this is `other`'s hold: the same host, process and start (the lease's end
+    /// moves with every renewal).
+    pub fn is(&self, other: &LockHolder) -> bool {
+        (self.host.as_str(), self.pid, self.since) == (other.host.as_str(), other.pid, other.since)
+    }
+}
+
 impl std::fmt::Display for LockHolder {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -184,8 +202,7 @@ pub trait Backend: Send + Sync {
 
     /// Records fleet-level state after the plan was walked, even a halted one (Kubernetes:
     /// the inventory of the objects clawops applied); the default has none.
-    fn finish(&self, desired: &Desired) -> impl Future<Output = Result<(), BackendError>> + Send {
-        let _ = desired;
+    fn finish(&self) -> impl Future<Output = Result<(), BackendError>> + Send {
         async { Ok(()) }
     }
 

@@ -146,8 +146,8 @@ mod with_backend {
         ) -> Result<Observed, BackendError> {
             each!(self, backend => backend.check_drift(desired, observed).await)
         }
-        async fn finish(&self, desired: &Desired) -> Result<(), BackendError> {
-            each!(self, backend => backend.finish(desired).await)
+        async fn finish(&self) -> Result<(), BackendError> {
+            each!(self, backend => backend.finish().await)
         }
         async fn update_team_access(
             &self,

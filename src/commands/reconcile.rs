@@ -79,7 +79,7 @@ pub(crate) enum ReconcileError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Prepare(BackendError),
-    /// Fleet-level objects could not be brought in line after the walk.
+    /// What the walk did could not be recorded (Kubernetes: the inventory).
     #[error(transparent)]
     #[diagnostic(transparent)]
     Finish(BackendError),
@@ -206,10 +206,10 @@ impl Reconcile<'_> {
             self.stop,
         )
         .await;
-        // Fleet-level objects follow the agents, even after a halted walk: what was created
-        // is listed in the inventory.
+        // Even after a halted walk: what was created is recorded (Kubernetes: the inventory
+        // prune reads).
         self.backend
-            .finish(self.desired)
+            .finish()
             .await
             .map_err(ReconcileError::Finish)?;
         Ok(Reconciled::Applied {

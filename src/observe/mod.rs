@@ -197,7 +197,33 @@ impl Observed {
                 hasher.update(part.as_bytes());
                 hasher.update([0]);
             }
+            for field in &agent.edited {
+                hasher.update(field.as_bytes());
+                hasher.update([0]);
+            }
+        }
+        if let Some(teams) = &self.teams {
+            hasher.update(serde_json::to_string(teams).unwrap_or_default().as_bytes());
         }
         hex::encode(hasher.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_moves_with_hand_edits_and_team_access_rules() {
+        let desired =
+            crate::desired::test_support::desired_of(&crate::desired::test_support::fleet_files());
+        let observed = Observed::from_desired(&desired);
+        let mut edited = observed.clone();
+        edited.agents[0].edited = vec!["spec.replicas".to_owned()];
+        let mut with_teams = observed.clone();
+        with_teams.teams = Some(Vec::new());
+        assert_ne!(observed.fingerprint(), edited.fingerprint());
+        assert_ne!(observed.fingerprint(), with_teams.fingerprint());
+        assert_eq!(observed.fingerprint(), observed.clone().fingerprint());
     }
 }

@@ -14,8 +14,15 @@ use crate::observe::Observed;
 
 /// The resource id of a team's access rules in a plan.
 pub fn team_resource(team: &str) -> String {
-    format!("team/{team}")
+    format!("{TEAM_PREFIX}{team}")
 }
+
+/// The team a step's resource id names, for an [`Op::UpdateTeamAccess`] step.
+pub fn team_of_resource(resource: &str) -> Option<&str> {
+    resource.strip_prefix(TEAM_PREFIX)
+}
+
+const TEAM_PREFIX: &str = "team/";
 
 /// Whether an operation starts, stops or replaces an agent's pod.
 fn changes_pods(op: Op) -> bool {
@@ -91,15 +98,15 @@ pub(super) fn team_steps(
             steps.push((team_resource(&team.name), causes));
         }
     }
+    let deleted: Vec<&str> = gone
+        .iter()
+        .filter(|gone| gone.actions.iter().any(|(op, _)| *op == Op::DeleteAgent))
+        .map(|gone| gone.agent.as_str())
+        .collect();
     for seen in observed_teams {
         if desired.teams.iter().any(|team| team.name == seen.name) {
             continue;
         }
-        let deleted: Vec<&str> = gone
-            .iter()
-            .filter(|gone| gone.actions.iter().any(|(op, _)| *op == Op::DeleteAgent))
-            .map(|gone| gone.agent.as_str())
-            .collect();
         let remaining = observed.agents.iter().any(|agent| {
             team_of_observed(&agent.name).as_deref() == Some(seen.name.as_str())
                 && !deleted.contains(&agent.name.as_str())

@@ -9,8 +9,9 @@ mod compare;
 mod model;
 mod rollout;
 
-pub use access::team_resource;
+pub use access::{team_of_resource, team_resource};
 pub use model::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
+pub use rollout::{ACCESS_GROUP, DELETES_GROUP};
 
 use std::collections::{BTreeMap, BTreeSet};
 

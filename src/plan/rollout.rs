@@ -15,9 +15,9 @@ use crate::desired::{Desired, Group};
 use crate::spec::hiclaw::AgentState;
 
 /// Name of the group of agents that left git.
-pub(super) const DELETES_GROUP: &str = "deletes";
+pub const DELETES_GROUP: &str = "deletes";
 /// Name of the last group: teams' access rules, brought in line once their pods are.
-pub(super) const ACCESS_GROUP: &str = "access";
+pub const ACCESS_GROUP: &str = "access";
 
 /// The ordered steps and waves.
 pub(super) struct Rollout {

@@ -6,11 +6,7 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
-use crate::plan::{Cause, Drift, Op, Plan, Step, Summary, Wave};
-
-/// The group that holds deletions; it is shown last.
-const DELETES_GROUP: &str = "deletes";
-const ACCESS_GROUP: &str = "access";
+use crate::plan::{ACCESS_GROUP, Cause, DELETES_GROUP, Drift, Op, Plan, Step, Summary, Wave};
 
 /// How much the outline gathers and keeps.
 #[derive(Clone, Copy, Debug)]

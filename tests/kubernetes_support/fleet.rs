@@ -62,7 +62,7 @@ pub async fn apply_all(backend: &impl Backend, desired: &Desired) -> Plan {
     };
     let report = clawops::apply::apply(backend, desired, &planned, &options, &Quiet, &stop).await;
     assert!(report.succeeded(), "{report:?}");
-    backend.finish(desired).await.expect("finish");
+    backend.finish().await.expect("finish");
     planned
 }
 

@@ -44,23 +44,23 @@ impl DockerBackend {
                 Some(current) => return Err(BackendError::Locked { holder: current }),
                 None => {
                     return Err(BackendError::Locked {
-                        holder: unknown_holder(),
+                        holder: LockHolder::unknown(0),
                     });
                 }
             }
         }
         Err(BackendError::Locked {
-            holder: unknown_holder(),
+            holder: LockHolder::unknown(0),
         })
     }
 
     /// Extends the lease when it is still `holder`'s.
     pub(super) async fn extend_lock(&self, holder: &LockHolder) -> Result<(), BackendError> {
         match self.read_lease().await? {
-            Some(current) if same_holder(&current, holder) => self.write_lease(holder).await,
+            Some(current) if current.is(holder) => self.write_lease(holder).await,
             Some(current) => Err(BackendError::Locked { holder: current }),
             None => Err(BackendError::Locked {
-                holder: unknown_holder(),
+                holder: LockHolder::unknown(0),
             }),
         }
     }
@@ -72,7 +72,7 @@ impl DockerBackend {
     ) -> Result<(), BackendError> {
         if let Some(holder) = holder {
             match self.read_lease().await? {
-                Some(current) if same_holder(&current, holder) => {}
+                Some(current) if current.is(holder) => {}
                 _ => return Ok(()),
             }
         }
@@ -167,19 +167,5 @@ impl DockerBackend {
             Err(error) if is_not_found(&error) => Ok(()),
             Err(error) => Err(request_error("release the apply lock", &name)(error)),
         }
-    }
-}
-
-fn same_holder(left: &LockHolder, right: &LockHolder) -> bool {
-    left.host == right.host && left.pid == right.pid && left.since == right.since
-}
-
-/// The holder reported while a lease is still being written.
-fn unknown_holder() -> LockHolder {
-    LockHolder {
-        host: "unknown".to_owned(),
-        pid: 0,
-        since: 0,
-        expires: 0,
     }
 }

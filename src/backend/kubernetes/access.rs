@@ -71,19 +71,19 @@ fn selector(labels: BTreeMap<String, String>) -> Option<LabelSelector> {
     })
 }
 
-/// The objects of `team`; `pods` names the team's pods (empty in a render).
-pub fn team_objects(
-    settings: &KubernetesSettings,
-    team: &TeamAccess,
-    pods: &[String],
-) -> TeamObjects {
-    let labels = team_labels(settings, &team.name);
-    let metadata = |name: String| ObjectMeta {
+fn team_metadata(settings: &KubernetesSettings, team: &str, name: String) -> ObjectMeta {
+    ObjectMeta {
         name: Some(name),
         namespace: Some(settings.namespace.clone()),
-        labels: Some(labels.clone()),
+        labels: Some(team_labels(settings, team)),
         ..Default::default()
-    };
+    }
+}
+
+/// The NetworkPolicy of `team`: only the team's pods and the Manager's reach its pods. It
+/// depends on the team's name alone, so it can be applied before the team's pods start.
+pub fn network_policy(settings: &KubernetesSettings, team: &str) -> NetworkPolicy {
+    let labels = team_labels(settings, team);
     let manager = BTreeMap::from([
         (FLEET_LABEL.to_owned(), settings.fleet.clone()),
         ("app".to_owned(), "hiclaw-manager".to_owned()),
@@ -95,10 +95,10 @@ pub fn team_objects(
             ..Default::default()
         })
         .collect();
-    let network_policy = NetworkPolicy {
-        metadata: metadata(network_policy_name(settings, &team.name)),
+    NetworkPolicy {
+        metadata: team_metadata(settings, team, network_policy_name(settings, team)),
         spec: Some(NetworkPolicySpec {
-            pod_selector: selector(labels.clone()),
+            pod_selector: selector(labels),
             policy_types: Some(vec!["Ingress".to_owned()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(peers),
@@ -106,7 +106,17 @@ pub fn team_objects(
             }]),
             ..Default::default()
         }),
-    };
+    }
+}
+
+/// The objects of `team`; `pods` names the team's pods (empty in a render).
+pub fn team_objects(
+    settings: &KubernetesSettings,
+    team: &TeamAccess,
+    pods: &[String],
+) -> TeamObjects {
+    let network_policy = network_policy(settings, &team.name);
+    let metadata = |name: String| team_metadata(settings, &team.name, name);
     let Some(admin) = &team.admin else {
         return TeamObjects {
             network_policy,

@@ -6,6 +6,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::ResourceExt;
 
 use super::KubernetesBackend;
 use super::manifests::{self, COMMIT_ANNOTATION, config_map_name, secret_name};
@@ -45,10 +46,9 @@ async fn current(
         backend.get::<Secret>(&secret_name),
         backend.get::<ConfigMap>(&config_map_name),
     )?;
-    let commit = config_map.as_ref().and_then(|config_map| {
-        use kube::ResourceExt;
-        config_map.annotations().get(COMMIT_ANNOTATION).cloned()
-    });
+    let commit = config_map
+        .as_ref()
+        .and_then(|config_map| config_map.annotations().get(COMMIT_ANNOTATION).cloned());
     let record = secret
         .as_ref()
         .and_then(|secret| applied_agent(secret, config_map.as_ref()));

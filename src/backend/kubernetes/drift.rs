@@ -58,7 +58,9 @@ pub(super) async fn check_drift(
         .collect();
     let found: Vec<(usize, Vec<String>)> = stream::iter(candidates)
         .map(|(index, intended, live)| async move {
-            let answer = backend.dry_run(&with_live_commit(intended, &live)).await?;
+            let answer = backend
+                .dry_run(&keeping_live_records(intended, &live))
+                .await?;
             Ok::<_, BackendError>((index, differences(&live, &answer)))
         })
         .buffer_unordered(DRY_RUNS_AT_ONCE)
@@ -70,23 +72,16 @@ pub(super) async fn check_drift(
     Ok(observed)
 }
 
-/// What was applied, not what git says now, where a difference is not drift: the commit,
-/// config-hash and state annotations, the replica count, the readiness probe.
-fn with_live_commit(mut intended: Deployment, live: &Deployment) -> Deployment {
-    let key = manifests::COMMIT_ANNOTATION;
+/// The intended Deployment with what was applied, not what git says now, wherever a
+/// difference is not drift: the commit and state annotations, the replica count, the
+/// readiness probe.
+fn keeping_live_records(mut intended: Deployment, live: &Deployment) -> Deployment {
     let annotations = intended.metadata.annotations.get_or_insert_default();
-    match live.annotations().get(key) {
-        Some(commit) => annotations.insert(key.to_owned(), commit.clone()),
-        None => annotations.remove(key),
-    };
-    // The config hash and state are recorded when pushed and put to sleep: also not drift.
-    for key in [
-        manifests::CONFIG_HASH_ANNOTATION,
-        manifests::STATE_ANNOTATION,
-    ] {
-        if let Some(value) = live.annotations().get(key) {
-            annotations.insert(key.to_owned(), value.clone());
-        }
+    for key in [manifests::COMMIT_ANNOTATION, manifests::STATE_ANNOTATION] {
+        match live.annotations().get(key) {
+            Some(value) => annotations.insert(key.to_owned(), value.clone()),
+            None => annotations.remove(key),
+        };
     }
     if let (Some(spec), Some(live_spec)) = (intended.spec.as_mut(), live.spec.as_ref()) {
         spec.replicas = live_spec.replicas;

@@ -24,7 +24,7 @@ impl KubernetesBackend {
     /// The inventory, read from the cluster the first time.
     async fn inventory(
         &self,
-    ) -> Result<tokio::sync::MutexGuard<'_, Option<BTreeSet<String>>>, BackendError> {
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, BTreeSet<String>>, BackendError> {
         let mut inventory = self.inventory.lock().await;
         if inventory.is_none() {
             let stored = self.get::<ConfigMap>(INVENTORY_NAME).await?;
@@ -34,14 +34,16 @@ impl KubernetesBackend {
                 .unwrap_or_default();
             *inventory = Some(objects);
         }
-        Ok(inventory)
+        Ok(tokio::sync::MutexGuard::map(inventory, |read| {
+            read.get_or_insert_default()
+        }))
     }
 
     /// Applies `object` and lists it in the inventory.
     pub(super) async fn apply_listed<K: Managed>(&self, object: &K) -> Result<K, BackendError> {
         let applied = self.apply(object).await?;
         let id = object_id::<K>(&object.name_any());
-        self.inventory().await?.get_or_insert_default().insert(id);
+        self.inventory().await?.insert(id);
         Ok(applied)
     }
 
@@ -49,12 +51,7 @@ impl KubernetesBackend {
     /// object deleted is the one looked at: its uid is a precondition).
     pub(super) async fn delete_listed<K: Managed>(&self, name: &str) -> Result<(), BackendError> {
         let id = object_id::<K>(name);
-        if !self
-            .inventory()
-            .await?
-            .get_or_insert_default()
-            .contains(&id)
-        {
+        if !self.inventory().await?.contains(&id) {
             return Ok(());
         }
         if let Some(live) = self.get::<K>(name).await?
@@ -73,7 +70,7 @@ impl KubernetesBackend {
                 Err(error) => return Err(request_error("delete", id, error)),
             }
         }
-        self.inventory().await?.get_or_insert_default().remove(&id);
+        self.inventory().await?.remove(&id);
         Ok(())
     }
 }
@@ -96,12 +93,9 @@ pub(super) async fn prepare(
         .filter_map(|agent| agent.team.as_deref())
         .collect();
     for team in teams {
-        let access = crate::desired::TeamAccess {
-            name: team.to_owned(),
-            ..Default::default()
-        };
-        let objects = access::team_objects(&backend.settings, &access, &[]);
-        backend.apply_listed(&objects.network_policy).await?;
+        backend
+            .apply_listed(&access::network_policy(&backend.settings, team))
+            .await?;
     }
     Ok(())
 }
@@ -178,7 +172,7 @@ pub(super) async fn delete_admin_access(
 }
 
 async fn write_inventory(backend: &KubernetesBackend) -> Result<(), BackendError> {
-    let objects = backend.inventory().await?.clone().unwrap_or_default();
+    let objects = backend.inventory().await?.clone();
     let config_map = ConfigMap {
         metadata: ObjectMeta {
             name: Some(INVENTORY_NAME.to_owned()),

@@ -68,18 +68,18 @@ async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look, BackendEr
     let Some(deployment) = backend.get::<Deployment>(name).await? else {
         return Ok(Look::Failed("its Deployment is gone".to_owned()));
     };
-    let rolling = rollout(&deployment);
+    let wanted = deployment
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.replicas)
+        .unwrap_or(1);
+    let rolling = rollout(&deployment, wanted);
     if let Some(Look::Failed(reason)) = rolling {
         return Ok(Look::Failed(reason));
     }
     let pods = backend
         .list::<Pod>(&format!("{AGENT_LABEL}={name}"))
         .await?;
-    let wanted = deployment
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.replicas)
-        .unwrap_or(1);
     // A pod that cannot start fails the gate even while the rollout waits for it.
     Ok(match (pods_look(&pods, wanted), rolling) {
         (Look::Failed(reason), _) => Look::Failed(reason),
@@ -88,13 +88,8 @@ async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look, BackendEr
     })
 }
 
-/// The rollout's state; `None` once it is complete.
-fn rollout(deployment: &Deployment) -> Option<Look> {
-    let wanted = deployment
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.replicas)
-        .unwrap_or(1);
+/// The rollout's state towards `wanted` replicas; `None` once it is complete.
+fn rollout(deployment: &Deployment, wanted: i32) -> Option<Look> {
     let generation = deployment.metadata.generation.unwrap_or(0);
     let status = deployment.status.clone().unwrap_or_default();
     let progressing = status

@@ -67,16 +67,7 @@ fn holder_of(lease: &Lease) -> LockHolder {
         .annotations()
         .get(HOLDER_ANNOTATION)
         .and_then(|holder| serde_json::from_str(holder).ok())
-        .unwrap_or_else(|| LockHolder {
-            host: "unknown".to_owned(),
-            pid: 0,
-            since: 0,
-            expires: u64::MAX,
-        })
-}
-
-fn same(left: &LockHolder, right: &LockHolder) -> bool {
-    (left.host.as_str(), left.pid, left.since) == (right.host.as_str(), right.pid, right.since)
+        .unwrap_or_else(|| LockHolder::unknown(u64::MAX))
 }
 
 /// Whether an API error says someone else wrote first (a create or replace race).
@@ -101,7 +92,7 @@ pub(super) async fn try_lock(
         };
     };
     let current_holder = holder_of(&current);
-    if current_holder.expires >= holder.since && !same(&current_holder, holder) {
+    if current_holder.expires >= holder.since && !current_holder.is(holder) {
         return Err(BackendError::Locked {
             holder: current_holder,
         });
@@ -124,12 +115,7 @@ async fn locked_now(backend: &KubernetesBackend) -> BackendError {
             holder: holder_of(&lease),
         },
         Ok(None) => BackendError::Locked {
-            holder: LockHolder {
-                host: "unknown".to_owned(),
-                pid: 0,
-                since: 0,
-                expires: 0,
-            },
+            holder: LockHolder::unknown(0),
         },
         Err(error) => error,
     }
@@ -140,7 +126,7 @@ pub(super) async fn renew_lock(
     holder: &LockHolder,
 ) -> Result<(), BackendError> {
     let current = backend.get::<Lease>(LEASE_NAME).await?;
-    let Some(current) = current.filter(|lease| same(&holder_of(lease), holder)) else {
+    let Some(current) = current.filter(|lease| holder_of(lease).is(holder)) else {
         return Err(locked_now(backend).await);
     };
     let renewed = lease(backend, holder, current.resource_version());
@@ -162,7 +148,7 @@ pub(super) async fn unlock(
     let Some(current) = backend.get::<Lease>(LEASE_NAME).await? else {
         return Ok(());
     };
-    if holder.is_some_and(|holder| !same(&holder_of(&current), holder)) {
+    if holder.is_some_and(|holder| !holder_of(&current).is(holder)) {
         return Ok(());
     }
     let params = DeleteParams {

@@ -25,8 +25,6 @@ pub const AGENT_LABEL: &str = "clawops.dev/agent";
 pub const FLEET_LABEL: &str = crate::desired::FLEET_LABEL;
 /// Pod-template annotation: the runtime hash (only a runtime change rolls the pod).
 pub const RUNTIME_HASH_ANNOTATION: &str = "clawops.dev/runtime-hash";
-/// Annotation on the Deployment and the ConfigMap: the config hash applied.
-pub const CONFIG_HASH_ANNOTATION: &str = "clawops.dev/config-hash";
 /// Annotation on the Deployment and the ConfigMap: the commit applied.
 pub const COMMIT_ANNOTATION: &str = "clawops.dev/commit";
 /// Annotation on the Deployment and the ConfigMap: the agent state applied.
@@ -110,15 +108,13 @@ fn metadata(
     }
 }
 
-/// Annotations recording what was applied (on the Deployment and the ConfigMap).
+/// Annotations recording what was applied (on the Deployment and the ConfigMap). The
+/// config hash is not one of them: observing hashes the files the ConfigMap holds.
 fn record_annotations(agent: &Agent, commit: Option<&str>) -> BTreeMap<String, String> {
-    let mut annotations = BTreeMap::from([
-        (CONFIG_HASH_ANNOTATION.to_owned(), agent.config_hash.clone()),
-        (
-            STATE_ANNOTATION.to_owned(),
-            state_name(agent.state).to_owned(),
-        ),
-    ]);
+    let mut annotations = BTreeMap::from([(
+        STATE_ANNOTATION.to_owned(),
+        state_name(agent.state).to_owned(),
+    )]);
     if let Some(commit) = commit {
         annotations.insert(COMMIT_ANNOTATION.to_owned(), commit.to_owned());
     }

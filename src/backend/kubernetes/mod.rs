@@ -136,7 +136,7 @@ impl Backend for KubernetesBackend {
         fleet::prepare(self, agents).await
     }
 
-    async fn finish(&self, _desired: &Desired) -> Result<(), BackendError> {
+    async fn finish(&self) -> Result<(), BackendError> {
         fleet::finish(self).await
     }
 

@@ -11,8 +11,8 @@ use kube::ResourceExt;
 
 use super::KubernetesBackend;
 use super::manifests::{
-    AGENT_LABEL, COMMIT_ANNOTATION, CONFIG_HASH_ANNOTATION, ENV_KEY_PREFIX, PATHS_ANNOTATION,
-    RECORD_KEY, RUNTIME_HASH_ANNOTATION, STATE_ANNOTATION,
+    AGENT_LABEL, COMMIT_ANNOTATION, ENV_KEY_PREFIX, PATHS_ANNOTATION, RECORD_KEY,
+    RUNTIME_HASH_ANNOTATION, STATE_ANNOTATION,
 };
 use crate::backend::BackendError;
 use crate::desired::{Agent, Workspace, config_hash};
@@ -80,7 +80,7 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
                 health: Health::Unknown,
                 image: String::new(),
                 runtime_hash: String::new(),
-                config_hash: annotation(CONFIG_HASH_ANNOTATION).unwrap_or_default(),
+                config_hash: config_hash(&live_workspace(config_map)),
                 commit: annotation(COMMIT_ANNOTATION),
                 applied_state: parse_state(annotation(STATE_ANNOTATION).as_deref()),
                 last_applied: None,
@@ -155,10 +155,10 @@ fn observed_deployment(
             .and_then(|container| container.image.clone())
             .unwrap_or_default(),
         runtime_hash,
-        // Hashed from the files the ConfigMap holds: one edited by hand is seen.
+        // Hashed from the files the ConfigMap holds: one edited by hand is seen, and one
+        // that is gone plans a push that writes it again.
         config_hash: config_map
             .map(|config_map| config_hash(&live_workspace(config_map)))
-            .or_else(|| pushed(CONFIG_HASH_ANNOTATION))
             .unwrap_or_default(),
         commit: pushed(COMMIT_ANNOTATION),
         applied_state: parse_state(
