@@ -88,6 +88,28 @@ fn apply_then_plan_and_status_against_a_cluster() {
 }
 
 #[test]
+fn clawops_toml_chooses_the_kubernetes_backend() {
+    let home = tempfile::tempdir().expect("home");
+    let api = FakeApi::new();
+    let kubeconfig = api.serve(home.path());
+    let fleet = home.path().join("fleet");
+    support::copy_recursively(&example("hiclaw-fleet"), &fleet);
+    let config = fleet.join("clawops.toml");
+    let text = std::fs::read_to_string(&config).expect("clawops.toml");
+    let text = text.replace("backend = \"docker\"", "backend = \"kubernetes\"");
+    std::fs::write(&config, text).expect("write clawops.toml");
+    clawops_in(home.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["apply", "--yes"])
+        .arg(&fleet)
+        .assert()
+        .success()
+        .stdout(contains("kubernetes http://127.0.0.1"));
+    let deployment = object_path("apps/v1", "deployments", "hiclaw-manager");
+    assert!(api.object(&deployment).is_some());
+}
+
+#[test]
 fn without_any_cluster_configuration_the_error_says_where_it_looked() {
     let home = tempfile::tempdir().expect("home");
     clawops_in(home.path())

@@ -192,6 +192,96 @@ fn the_rollout_probe_is_the_containers_readiness_probe() {
     }
 }
 
+/// The rendered documents, parsed.
+fn documents(manifests: &str) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple(manifests).expect("the render is YAML")
+}
+
+/// The object of `kind` named `name`.
+fn object<'a>(documents: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    documents
+        .iter()
+        .find(|document| document["kind"] == kind && document["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+#[test]
+fn agents_are_realized_as_the_design_says() {
+    let folder = edited_example(
+        "images.yaml",
+        "pullPolicy: IfNotPresent",
+        "pullPolicy: Always",
+    );
+    let documents = documents(&render(folder.path()));
+    let dev = object(&documents, "Deployment", "hiclaw-worker-alpha-dev");
+    let pod = &dev["spec"]["template"];
+    let labels = &pod["metadata"]["labels"];
+    assert_eq!(labels["hiclaw.io/worker"], "alpha-dev");
+    assert_eq!(labels["hiclaw.io/role"], "worker");
+    assert_eq!(labels["hiclaw.io/runtime"], "openclaw");
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(container["imagePullPolicy"], "Always", "from the ImageSet");
+    let env = container["env"].as_array().expect("env");
+    assert!(env.iter().any(
+        |variable| variable["name"] == "HICLAW_WORKER_NAME" && variable["value"] == "alpha-dev"
+    ));
+    let home = "/root/hiclaw-fs/agents/alpha-dev";
+    let mount = &container["volumeMounts"][0];
+    assert_eq!(
+        (mount["name"].as_str(), mount["mountPath"].as_str()),
+        (Some("workspace"), Some(home))
+    );
+    assert_eq!(
+        pod["spec"]["volumes"][0]["configMap"]["name"],
+        "hiclaw-worker-alpha-dev-workspace"
+    );
+    let account = object(&documents, "ServiceAccount", "hiclaw-worker-alpha-dev");
+    assert_eq!(account["automountServiceAccountToken"], false);
+
+    let manager = object(&documents, "Deployment", "hiclaw-manager");
+    assert_eq!(
+        manager["spec"]["template"]["metadata"]["labels"]["app"],
+        "hiclaw-manager"
+    );
+    assert_eq!(
+        manager["spec"]["template"]["metadata"]["labels"]["hiclaw.io/manager"],
+        "default"
+    );
+
+    let services: Vec<&serde_json::Value> = documents
+        .iter()
+        .filter(|document| document["kind"] == "Service")
+        .collect();
+    assert_eq!(
+        services.len(),
+        1,
+        "only the agent that exposes ports has a Service"
+    );
+    assert!(services[0]["spec"]["ports"][0]["port"].is_number());
+
+    let sleeping = object(&documents, "Deployment", "hiclaw-worker-alpha-qa");
+    assert_eq!(sleeping["spec"]["replicas"], 0);
+    assert_eq!(dev["spec"]["replicas"], 1);
+
+    let debug = object(&documents, "Deployment", "hiclaw-worker-alpha-debug");
+    let mounts = debug["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        .as_array()
+        .expect("mounts");
+    let targets: Vec<&serde_json::Value> = mounts
+        .iter()
+        .filter(|mount| {
+            mount["mountPath"]
+                .as_str()
+                .is_some_and(|path| path.starts_with("/root/debug/workspaces/"))
+        })
+        .collect();
+    assert!(!targets.is_empty(), "the DebugWorker mounts its targets");
+    assert!(
+        targets.iter().all(|mount| mount["readOnly"] == true),
+        "read-only: {targets:?}"
+    );
+}
+
 #[test]
 fn render_needs_the_kubernetes_backend() {
     clawops()
