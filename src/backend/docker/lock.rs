@@ -35,7 +35,16 @@ impl DockerBackend {
             if self.create_lock_container().await? {
                 return self.write_lease(holder).await;
             }
-            let current = self.read_lease().await?;
+            // The lock container exists: a lease that cannot be read belongs to an apply
+            // in the middle of taking or releasing it (the engine answers 500 while the
+            // container is being removed). It counts as held; the caller tries again.
+            let current = match self.read_lease().await {
+                Ok(current) => current,
+                Err(error) => {
+                    tracing::debug!(error = %crate::printer::chain(&error), "the apply lock is changing hands");
+                    None
+                }
+            };
             match current {
                 Some(current) if current.expires < holder.since => {
                     tracing::warn!(holder = %current, "taking over an expired apply lock");
