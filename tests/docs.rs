@@ -78,8 +78,8 @@ fn the_plan_reference_documents_every_operation_and_cause() {
             after: None,
         },
         Cause::StateChanged {
-            before: text(),
-            after: text(),
+            before: clawops::spec::hiclaw::AgentState::Running,
+            after: clawops::spec::hiclaw::AgentState::Sleeping,
         },
         Cause::DesiredStopped,
         Cause::GoneFromGit,

@@ -8,7 +8,7 @@ mod kubernetes_support;
 use clawops::backend::{Backend, BackendError};
 use clawops::desired::Desired;
 use clawops::observe::Observed;
-use clawops::plan::{Cause, Drift, Op, Plan};
+use clawops::plan::{Cause, Drift, Op, Plan, Resource};
 use kubernetes_support::fleet::{
     DEV, agent, apply_all, deployment_path, example, observe, patches, plan, resolved,
 };
@@ -161,7 +161,7 @@ async fn planning_reads_agents_from_labels_and_finds_hand_edits_by_dry_run() {
     let step = plan
         .steps
         .iter()
-        .find(|step| step.agent == DEV)
+        .find(|step| step.resource.is_agent(DEV))
         .expect("a step for dev");
     assert_eq!(step.op, Op::RecreateAgent);
     assert_eq!(
@@ -190,12 +190,12 @@ async fn a_config_change_is_a_configmap_update_and_shows_its_diff() {
     changed.agents[index].config_hash =
         clawops::desired::config_hash(&changed.agents[index].workspace);
     let plan = plan(&changed, &observe(&backend, &changed).await);
-    let steps: Vec<(&Op, &str)> = plan
+    let steps: Vec<(&Op, String)> = plan
         .steps
         .iter()
-        .map(|step| (&step.op, step.agent.as_str()))
+        .map(|step| (&step.op, step.resource.to_string()))
         .collect();
-    assert_eq!(steps, [(&Op::PushConfig, DEV)]);
+    assert_eq!(steps, [(&Op::PushConfig, DEV.to_owned())]);
     assert!(
         matches!(&plan.steps[0].causes[0], Cause::FileChanged { path, .. } if path == "SOUL.md"),
         "{:?}",
@@ -311,21 +311,24 @@ async fn an_upgrade_plans_the_same_operations_and_causes_as_on_docker() {
     let on_cluster = plan(&upgraded, &observe(&backend, &upgraded).await);
     // What the Docker backend reports after applying `desired` exactly.
     let as_applied = plan(&upgraded, &Observed::from_desired(&desired));
-    let steps = |plan: &Plan| -> Vec<(Op, String, Vec<Cause>)> {
+    let steps = |plan: &Plan| -> Vec<(Op, Resource, Vec<Cause>)> {
         plan.steps
             .iter()
             .filter(|step| step.op != Op::UpdateTeamAccess)
-            .map(|step| (step.op, step.agent.clone(), step.causes.clone()))
+            .map(|step| (step.op, step.resource.clone(), step.causes.clone()))
             .collect()
     };
     // Only the cluster has access rules: the recreated team's Role follows its new pods.
-    let access: Vec<(&str, &Vec<Cause>)> = on_cluster
+    let access: Vec<(String, &Vec<Cause>)> = on_cluster
         .steps
         .iter()
         .filter(|step| step.op == Op::UpdateTeamAccess)
-        .map(|step| (step.agent.as_str(), &step.causes))
+        .map(|step| (step.resource.to_string(), &step.causes))
         .collect();
-    assert_eq!(access, [("team/alpha", &vec![Cause::TeamPodsChange])]);
+    assert_eq!(
+        access,
+        [("team/alpha".to_owned(), &vec![Cause::TeamPodsChange])]
+    );
     assert!(on_cluster.summary.has_changes());
     assert_eq!(steps(&on_cluster), steps(&as_applied));
     assert!(on_cluster.steps.iter().any(|step| {
@@ -365,7 +368,7 @@ async fn sensitive_values_stay_in_the_agents_secret_and_plan_as_unchanged() {
     let step = planned
         .steps
         .iter()
-        .find(|step| step.agent == DEV)
+        .find(|step| step.resource.is_agent(DEV))
         .expect("dev");
     assert!(
         matches!(step.causes.as_slice(), [Cause::FieldChanged { path, .. }] if path == "image"),
@@ -382,7 +385,7 @@ async fn sensitive_values_stay_in_the_agents_secret_and_plan_as_unchanged() {
     let step = planned
         .steps
         .iter()
-        .find(|step| step.agent == DEV)
+        .find(|step| step.resource.is_agent(DEV))
         .expect("dev");
     assert_eq!(
         step.causes,

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use clawops::apply::{ApplyOptions, Outcome};
 use clawops::backend::{Backend, BackendError, LockHolder};
 use clawops::observe::{Observed, ObservedStatus};
-use clawops::plan::{Cause, Drift, Op};
+use clawops::plan::{Cause, Drift, Op, RolloutGroup};
 use kubernetes_support::fleet::{
     DEV, Quiet, agent, apply_all, deployment_path, example, observe, patches, plan,
 };
@@ -197,12 +197,9 @@ async fn a_pod_that_never_gets_ready_fails_its_gate_and_halts_the_rollout() {
         .iter()
         .find(|step| step.op == Op::WaitHealthy)
         .expect("a gate");
-    api.make_sick(&gated.agent);
+    api.make_sick(&gated.resource.to_string());
     let stop = AtomicBool::new(false);
-    let options = ApplyOptions {
-        concurrency: 4,
-        delete_workspaces: false,
-    };
+    let options = ApplyOptions { concurrency: 4 };
     let report = clawops::apply::apply(&backend, &desired, &first, &options, &Quiet, &stop).await;
     assert!(!report.succeeded());
     let failed = report
@@ -210,17 +207,18 @@ async fn a_pod_that_never_gets_ready_fails_its_gate_and_halts_the_rollout() {
         .iter()
         .find(|outcome| matches!(outcome.outcome, Outcome::Failed(_)))
         .expect("a failed step");
-    assert_eq!(first.steps[failed.step].agent, gated.agent);
+    assert_eq!(first.steps[failed.step].resource, gated.resource);
     assert_eq!(first.steps[failed.step].op, Op::WaitHealthy);
-    let Outcome::Failed(message) = &failed.outcome else {
+    let Outcome::Failed(error) = &failed.outcome else {
         unreachable!()
     };
+    let message = error.to_string();
     assert!(message.contains("CrashLoopBackOff"), "{message}");
     assert!(
         report
             .outcomes
             .iter()
-            .any(|outcome| outcome.outcome == Outcome::NotAttempted)
+            .any(|outcome| outcome.outcome.is_not_attempted())
     );
     let applied: Vec<String> = patches(&api.requests())
         .iter()
@@ -286,16 +284,16 @@ async fn a_new_team_admin_is_one_access_step_and_replaced_pods_are_drift() {
     let backend = api.backend("acme", false);
     let desired = example();
     let first = apply_all(&backend, &desired).await;
-    let access: Vec<&str> = first
+    let access: Vec<String> = first
         .steps
         .iter()
         .filter(|step| step.op == Op::UpdateTeamAccess)
-        .map(|step| step.agent.as_str())
+        .map(|step| step.resource.to_string())
         .collect();
     assert_eq!(access, ["team/alpha", "team/beta"], "new teams");
     let last_wave = first.waves.last().expect("waves");
     assert!(
-        last_wave.groups == ["access"],
+        last_wave.groups == [RolloutGroup::Access],
         "access comes last: {:?}",
         last_wave.groups
     );
@@ -308,17 +306,20 @@ async fn a_new_team_admin_is_one_access_step_and_replaced_pods_are_drift() {
         .expect("alpha");
     alpha.admin = Some("bob".to_owned());
     let planned = apply_all(&backend, &changed).await;
-    let steps: Vec<(Op, &str, &Vec<Cause>)> = planned
+    let steps: Vec<(Op, String, &Vec<Cause>)> = planned
         .steps
         .iter()
-        .map(|step| (step.op, step.agent.as_str(), &step.causes))
+        .map(|step| (step.op, step.resource.to_string(), &step.causes))
         .collect();
     let admin = Cause::FieldChanged {
         path: "admin".to_owned(),
         before: Some("alice".to_owned()),
         after: Some("bob".to_owned()),
     };
-    assert_eq!(steps, [(Op::UpdateTeamAccess, "team/alpha", &vec![admin])]);
+    assert_eq!(
+        steps,
+        [(Op::UpdateTeamAccess, "team/alpha".to_owned(), &vec![admin])]
+    );
     let binding = object_path(
         "rbac.authorization.k8s.io/v1",
         "rolebindings",
@@ -344,16 +345,16 @@ async fn a_new_team_admin_is_one_access_step_and_replaced_pods_are_drift() {
     );
     api.remove(&old);
     let planned = plan(&changed, &observe(&backend, &changed).await);
-    let steps: Vec<(Op, &str, &Vec<Cause>)> = planned
+    let steps: Vec<(Op, String, &Vec<Cause>)> = planned
         .steps
         .iter()
-        .map(|step| (step.op, step.agent.as_str(), &step.causes))
+        .map(|step| (step.op, step.resource.to_string(), &step.causes))
         .collect();
     assert_eq!(
         steps,
         [(
             Op::UpdateTeamAccess,
-            "team/alpha",
+            "team/alpha".to_owned(),
             &vec![Cause::Drift(Drift::PodsReplaced)]
         )]
     );

@@ -2,107 +2,50 @@
 //!
 //! The executor decides nothing: a step starts once the steps the plan says it depends on
 //! are done ([`schedule`]), each step's [`Op`] maps to one small function that calls the
-//! backend, each step gets one recorded [`Outcome`], and operations run concurrently up to
-//! a bound. A failed step (a health gate, say) starts nothing new: with `halt` the failed
-//! agent is left for inspection, with `rollback` its previous container is restored first;
-//! steps not reached are reported as not attempted. A stop request (Ctrl-C) lets running
-//! steps finish and starts no new one.
+//! backend with what the step carries (a gate's timeout, interval and failure policy, a
+//! delete's workspace flag), each step gets one recorded [`Outcome`], keyed by its id,
+//! and operations run concurrently up to a bound. A failed step (a health gate, say)
+//! starts nothing new: with `halt` the failed agent is left for inspection, with
+//! `rollback` its previous container is restored first; steps not reached are reported as
+//! not attempted. A stop request (Ctrl-C) lets running steps finish and starts no new one.
+//!
+//! The previous container of a recreated agent is the backend's to keep; the executor
+//! only tells it, from the plan and the outcomes, when to drop or restore it.
 
 pub mod lock;
+mod outcome;
 mod progress;
 mod schedule;
 
+pub use outcome::{ApplyReport, Outcome, StepError, StepOutcome};
 pub use progress::{BarProgress, LogProgress, Progress};
 use schedule::Schedule;
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use serde::Serialize;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError};
-use crate::desired::Desired;
-use crate::plan::{Op, Plan, Step};
+use crate::desired::{Agent, Desired};
+use crate::plan::{HealthGate, Op, Plan, Step};
 use crate::spec::hiclaw::FailurePolicy;
-
-/// What happened to one step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
-pub enum Outcome {
-    /// The step succeeded.
-    Done,
-    /// The step failed; the message says why.
-    Failed(String),
-    /// The step failed and the agent's previous container was restored.
-    RolledBack(String),
-    /// The rollout stopped before this step.
-    NotAttempted,
-}
-
-/// One step's outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StepOutcome {
-    /// The step's id in the plan.
-    pub step: usize,
-    /// What happened.
-    pub outcome: Outcome,
-    /// How long it took.
-    pub elapsed_milliseconds: u64,
-}
-
-/// What an apply did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ApplyReport {
-    /// One outcome per plan step, in step order.
-    pub outcomes: Vec<StepOutcome>,
-    /// The rollout stopped early (failed gate or stop request).
-    pub stopped_early: bool,
-}
-
-impl ApplyReport {
-    /// Whether every step succeeded.
-    pub fn succeeded(&self) -> bool {
-        !self.stopped_early
-            && self
-                .outcomes
-                .iter()
-                .all(|outcome| outcome.outcome == Outcome::Done)
-    }
-
-    /// Counts of (done, failed or rolled back, not attempted).
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let mut counts = (0, 0, 0);
-        for outcome in &self.outcomes {
-            match outcome.outcome {
-                Outcome::Done => counts.0 += 1,
-                Outcome::Failed(_) | Outcome::RolledBack(_) => counts.1 += 1,
-                Outcome::NotAttempted => counts.2 += 1,
-            }
-        }
-        counts
-    }
-}
 
 /// Settings of one apply.
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
     /// At most this many steps run at once.
     pub concurrency: usize,
-    /// Deleting an agent removes its workspace volume too (`--prune-volumes`).
-    pub delete_workspaces: bool,
 }
 
 /// Shared state of one apply.
-struct Run<'a, B: Backend> {
+struct Run<'a, B: Backend + ?Sized> {
     backend: &'a B,
     desired: &'a Desired,
-    options: &'a ApplyOptions,
-    /// Agents recreated in this apply whose previous container is still set aside.
-    set_aside: Mutex<BTreeSet<String>>,
+    /// The commit the plan was made from, recorded on what is applied.
+    commit: Option<&'a str>,
     stop: &'a AtomicBool,
     /// A step failed: nothing new starts.
     halted: AtomicBool,
@@ -110,7 +53,7 @@ struct Run<'a, B: Backend> {
     limit: Semaphore,
 }
 
-impl<B: Backend> Run<'_, B> {
+impl<B: Backend + ?Sized> Run<'_, B> {
     /// Whether new steps may still start.
     fn may_start(&self) -> bool {
         !self.halted.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
@@ -123,7 +66,7 @@ impl<B: Backend> Run<'_, B> {
 /// batches at its own pace (a slow health gate in one team does not hold the others back),
 /// while a group's first batch still waits for everything before it. Steps whose
 /// dependencies did not all succeed are not attempted.
-pub async fn apply<B: Backend>(
+pub async fn apply<B: Backend + ?Sized>(
     backend: &B,
     desired: &Desired,
     plan: &Plan,
@@ -134,8 +77,10 @@ pub async fn apply<B: Backend>(
     let run = Run {
         backend,
         desired,
-        options,
-        set_aside: Mutex::new(BTreeSet::new()),
+        commit: plan
+            .revision
+            .as_ref()
+            .map(|revision| revision.commit.as_str()),
         stop,
         halted: AtomicBool::new(false),
         limit: Semaphore::new(options.concurrency.max(1)),
@@ -157,27 +102,55 @@ pub async fn apply<B: Backend>(
             schedule.finished(id, None, progress);
             continue;
         };
-        if result.outcome != Outcome::Done {
+        if !result.outcome.is_done() {
             run.halted.store(true, Ordering::SeqCst);
         }
         progress.step_finished(&plan.steps[id], &result);
         schedule.finished(id, Some(result), progress);
     }
-    for name in std::mem::take(&mut *run.set_aside.lock().await) {
-        if let Err(error) = backend.finish_recreate(&name).await {
-            tracing::warn!(agent = %name, error = %error, "could not drop the previous container");
-        }
-    }
-    schedule.report(
+    let report = schedule.report(
         run.halted.load(Ordering::SeqCst),
         stop.load(Ordering::SeqCst),
         progress,
-    )
+    );
+    drop_unguarded_set_asides(backend, plan, &report).await;
+    report
+}
+
+/// Recreates that no gate judged (the agent sleeps, or the rollout stopped before its
+/// gate): their previous containers are dropped. A gate that failed under `halt` leaves
+/// its agent's previous container for the next apply to settle.
+async fn drop_unguarded_set_asides<B: Backend + ?Sized>(
+    backend: &B,
+    plan: &Plan,
+    report: &ApplyReport,
+) {
+    let judged = |recreate: usize| {
+        plan.steps.iter().any(|step| {
+            step.gate
+                .is_some_and(|gate| gate.replaces == Some(recreate))
+                && !report.outcomes[step.id].outcome.is_not_attempted()
+        })
+    };
+    for step in &plan.steps {
+        let recreated = step.op == Op::RecreateAgent && report.outcomes[step.id].outcome.is_done();
+        let Some(agent) = step.resource.agent_name().filter(|_| recreated) else {
+            continue;
+        };
+        if !judged(step.id)
+            && let Err(error) = backend.finish_recreate(agent).await
+        {
+            tracing::warn!(agent, error = %error, "could not drop the previous container");
+        }
+    }
 }
 
 /// Runs one step once its turn comes under the concurrency bound; `None` when the rollout
 /// stopped before it began.
-async fn run_step_timed<B: Backend>(run: &Run<'_, B>, step: &Step) -> (usize, Option<StepOutcome>) {
+async fn run_step_timed<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> (usize, Option<StepOutcome>) {
     let _permit = match step.op {
         Op::WaitHealthy => None,
         _ => run.limit.acquire().await.ok(),
@@ -196,127 +169,145 @@ async fn run_step_timed<B: Backend>(run: &Run<'_, B>, step: &Step) -> (usize, Op
 }
 
 /// Runs one step: an exhaustive match, one function per operation.
-async fn run_step<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
+async fn run_step<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome {
     let result = match step.op {
         Op::CreateAgent => create_agent(run, step).await,
         Op::RecreateAgent => recreate_agent(run, step).await,
         Op::PushConfig => push_config(run, step).await,
-        Op::SleepAgent => run.backend.sleep_agent(&step.agent).await,
-        Op::WakeAgent => run.backend.wake_agent(&step.agent).await,
-        Op::RemoveAgent => run.backend.remove_agent(&step.agent).await,
-        Op::DeleteAgent => {
-            run.backend
-                .delete_agent(&step.agent, run.options.delete_workspaces)
-                .await
-        }
+        Op::SleepAgent => sleep_agent(run, step).await,
+        Op::WakeAgent => wake_agent(run, step).await,
+        Op::RemoveAgent => remove_agent(run, step).await,
+        Op::DeleteAgent => delete_agent(run, step).await,
         Op::KeepAgent => Ok(()),
         Op::WaitHealthy => return wait_healthy(run, step).await,
         Op::UpdateTeamAccess => update_team_access(run, step).await,
     };
     match result {
         Ok(()) => Outcome::Done,
-        Err(error) => Outcome::Failed(error_text(&error)),
+        Err(error) => Outcome::failed(error),
     }
 }
 
-fn commit(run: &Run<'_, impl Backend>) -> Option<String> {
-    run.desired
-        .revision
-        .as_ref()
-        .map(|revision| revision.commit.clone())
+/// The name of the agent a step works on.
+fn agent_name(step: &Step) -> Result<&str, StepError> {
+    step.resource
+        .agent_name()
+        .ok_or_else(|| StepError::FindResource {
+            resource: step.resource.clone(),
+        })
 }
 
-fn agent_of<'a>(
-    run: &Run<'a, impl Backend>,
+/// The desired record of the agent a step works on.
+fn agent_of<'a, B: Backend + ?Sized>(
+    run: &Run<'a, B>,
     step: &Step,
-) -> Result<&'a crate::desired::Agent, BackendError> {
+) -> Result<&'a Agent, StepError> {
     run.desired
-        .agent(&step.agent)
-        .ok_or_else(|| BackendError::Request {
-            operation: "find",
-            agent: step.agent.clone(),
-            source: "the plan names an agent the desired state does not have".into(),
+        .agent(agent_name(step)?)
+        .ok_or_else(|| StepError::FindResource {
+            resource: step.resource.clone(),
         })
 }
 
 /// The team's access rules: as the desired state has them, or gone with the team.
-async fn update_team_access<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
-    let team = crate::plan::team_of_resource(&step.agent).unwrap_or(&step.agent);
+async fn update_team_access<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), StepError> {
+    let team = step
+        .resource
+        .team_name()
+        .ok_or_else(|| StepError::FindResource {
+            resource: step.resource.clone(),
+        })?;
     let access = run.desired.teams.iter().find(|wanted| wanted.name == team);
-    run.backend.update_team_access(team, access).await
+    Ok(run.backend.update_team_access(team, access).await?)
 }
 
-async fn create_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn create_agent<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
     let agent = agent_of(run, step)?;
-    run.backend
-        .create_agent(agent, commit(run).as_deref())
-        .await
+    Ok(run.backend.create_agent(agent, run.commit).await?)
 }
 
-async fn recreate_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn recreate_agent<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), StepError> {
     let agent = agent_of(run, step)?;
-    run.backend
-        .recreate_agent(agent, commit(run).as_deref())
-        .await?;
-    run.set_aside.lock().await.insert(agent.name.clone());
-    Ok(())
+    Ok(run.backend.recreate_agent(agent, run.commit).await?)
 }
 
-async fn push_config<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn push_config<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
     let agent = agent_of(run, step)?;
-    run.backend.push_config(agent, commit(run).as_deref()).await
+    Ok(run.backend.push_config(agent, run.commit).await?)
 }
 
-/// The health gate; on failure, the group's `on_failure` decides between leaving the
-/// agent for inspection and restoring its previous container.
-async fn wait_healthy<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
-    let Ok(agent) = agent_of(run, step) else {
-        return Outcome::Failed(format!("{} is not in the desired state", step.agent));
+async fn sleep_agent<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
+    Ok(run.backend.sleep_agent(agent_name(step)?).await?)
+}
+
+async fn wake_agent<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
+    Ok(run.backend.wake_agent(agent_name(step)?).await?)
+}
+
+async fn remove_agent<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
+    Ok(run.backend.remove_agent(agent_name(step)?).await?)
+}
+
+async fn delete_agent<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
+    let name = agent_name(step)?;
+    Ok(run
+        .backend
+        .delete_agent(name, step.delete_workspace)
+        .await?)
+}
+
+/// The health gate, as the step carries it; after a recreate, success drops the previous
+/// container and a failure under `rollback` restores it.
+async fn wait_healthy<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome {
+    let (agent, gate) = match (agent_of(run, step), step.gate) {
+        (Ok(agent), Some(gate)) => (agent, gate),
+        (Err(error), _) => return Outcome::failed(error),
+        (Ok(_), None) => {
+            return Outcome::failed(StepError::FindResource {
+                resource: step.resource.clone(),
+            });
+        }
     };
-    let settings = run.desired.rollout.get(&step.group);
-    let timeout =
-        Duration::from_secs(settings.map_or(120, |settings| settings.health_timeout_seconds));
-    let probe = settings.and_then(|settings| settings.probe.as_ref());
-    match run.backend.wait_healthy(agent, timeout, probe).await {
+    match look_healthy(run.backend, agent, &gate).await {
         Ok(()) => {
-            let was_recreated = run.set_aside.lock().await.remove(&agent.name);
-            if was_recreated && let Err(error) = run.backend.finish_recreate(&agent.name).await {
+            if gate.replaces.is_some()
+                && let Err(error) = run.backend.finish_recreate(&agent.name).await
+            {
                 tracing::warn!(agent = %agent.name, error = %error, "could not drop the previous container");
             }
             Outcome::Done
         }
-        Err(error) => {
-            let message = error_text(&error);
-            let rollback =
-                settings.is_some_and(|settings| settings.on_failure == FailurePolicy::Rollback);
-            let was_recreated = run.set_aside.lock().await.remove(&agent.name);
-            if rollback && was_recreated {
-                match run.backend.roll_back(&agent.name).await {
-                    Ok(()) => Outcome::RolledBack(message),
-                    Err(rollback_error) => Outcome::Failed(format!(
-                        "{message}; rollback failed: {}",
-                        error_text(&rollback_error)
-                    )),
-                }
-            } else {
-                // Halt: the failed agent stays for inspection, its previous container stays
-                // set aside (the next apply's prepare removes or restores it).
-                Outcome::Failed(message)
+        Err(failure) if gate.on_failure == FailurePolicy::Rollback && gate.replaces.is_some() => {
+            match run.backend.roll_back(&agent.name).await {
+                Ok(()) => Outcome::RolledBack(std::sync::Arc::new(failure.into())),
+                Err(rollback) => Outcome::failed(StepError::RollBack {
+                    failure: Box::new(failure),
+                    rollback: Box::new(rollback),
+                }),
             }
         }
+        // Halt: the failed agent stays for inspection, its previous container stays set
+        // aside (the next apply settles it).
+        Err(failure) => Outcome::failed(failure),
     }
 }
 
-/// An error with its causes, on one line.
-fn error_text(error: &BackendError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// Asks the backend whether the agent becomes healthy within the gate's timeout.
+async fn look_healthy<B: Backend + ?Sized>(
+    backend: &B,
+    agent: &Agent,
+    gate: &HealthGate,
+) -> Result<(), BackendError> {
+    let timeout = Duration::from_secs(gate.timeout_seconds);
+    backend
+        .wait_healthy(agent, timeout, agent.probe.as_ref())
+        .await
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ impl Progress for LogProgress {
             "wave {}/{} ({}): {} steps",
             wave.index + 1,
             plan.waves.len(),
-            wave.groups.join(", "),
+            groups_of(wave),
             wave.steps.len()
         ));
     }
@@ -47,7 +47,7 @@ impl Progress for LogProgress {
         self.printer.err(&format!(
             "  {} {}: {}",
             step.op.verb(),
-            step.agent,
+            step.resource,
             describe(&outcome.outcome)
         ));
     }
@@ -74,7 +74,7 @@ impl Progress for BarProgress {
             "wave {}/{} ({})",
             wave.index + 1,
             plan.waves.len(),
-            wave.groups.join(", ")
+            groups_of(wave)
         ));
         if let Ok(mut open) = self.open.lock() {
             open.insert(wave.index, bar);
@@ -88,7 +88,7 @@ impl Progress for BarProgress {
             bar.set_message(format!(
                 "{} {}: {}",
                 step.op.verb(),
-                step.agent,
+                step.resource,
                 describe(&outcome.outcome)
             ));
             bar.inc(1);
@@ -107,8 +107,14 @@ impl Progress for BarProgress {
 fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Done => "done".to_owned(),
-        Outcome::Failed(message) => format!("FAILED: {message}"),
-        Outcome::RolledBack(message) => format!("ROLLED BACK: {message}"),
+        Outcome::Failed(error) => format!("FAILED: {}", crate::printer::chain(error)),
+        Outcome::RolledBack(error) => format!("ROLLED BACK: {}", crate::printer::chain(error)),
         Outcome::NotAttempted => "not attempted".to_owned(),
     }
+}
+
+/// The wave's groups, as a list.
+fn groups_of(wave: &Wave) -> String {
+    let groups: Vec<String> = wave.groups.iter().map(ToString::to_string).collect();
+    groups.join(", ")
 }

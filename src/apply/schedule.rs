@@ -71,7 +71,7 @@ impl<'a> Schedule<'a> {
     pub fn finished(&mut self, id: usize, outcome: Option<StepOutcome>, progress: &dyn Progress) {
         let done = outcome
             .as_ref()
-            .is_some_and(|outcome| outcome.outcome == Outcome::Done);
+            .is_some_and(|outcome| outcome.outcome.is_done());
         if let Some(outcome) = outcome {
             self.outcomes.insert(id, outcome);
         }

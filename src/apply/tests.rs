@@ -265,10 +265,7 @@ fn upgrade(members: &[&str], on_failure: FailurePolicy) -> (Desired, Plan) {
 }
 
 fn options() -> ApplyOptions {
-    ApplyOptions {
-        concurrency: 4,
-        delete_workspaces: false,
-    }
+    ApplyOptions { concurrency: 4 }
 }
 
 async fn run(backend: &ScriptedBackend, desired: &Desired, plan: &Plan) -> ApplyReport {
@@ -364,7 +361,7 @@ async fn a_failed_gate_halts_and_leaves_the_agent_for_inspection() {
         .find(|outcome| matches!(outcome.outcome, Outcome::Failed(_)))
         .expect("a failure");
     assert!(
-        matches!(&failed.outcome, Outcome::Failed(message) if message.contains("did not become healthy"))
+        matches!(&failed.outcome, Outcome::Failed(error) if error.to_string().contains("did not become healthy"))
     );
 }
 
@@ -387,10 +384,46 @@ async fn a_failed_gate_rolls_back_when_asked() {
         report
             .outcomes
             .iter()
-            .filter(|outcome| outcome.outcome == Outcome::NotAttempted)
+            .filter(|outcome| outcome.outcome.is_not_attempted())
             .count(),
         2
     );
+}
+
+#[tokio::test]
+async fn the_gate_runs_as_the_plan_step_says_not_as_the_desired_state_says() {
+    // The desired state says halt and 5 s; the saved plan's gate says rollback and 7 s.
+    let (desired, mut plan) = upgrade(&["dev", "lead"], FailurePolicy::Halt);
+    for gate in plan.steps.iter_mut().filter_map(|step| step.gate.as_mut()) {
+        gate.on_failure = FailurePolicy::Rollback;
+        gate.timeout_seconds = 7;
+    }
+    let backend = ScriptedBackend::failing(&["dev"]);
+    let report = run(&backend, &desired, &plan).await;
+    assert_eq!(
+        backend.calls(),
+        ["recreate dev", "wait dev", "roll back dev"]
+    );
+    let failure = report.first_failure().expect("the gate failed");
+    assert!(matches!(failure.outcome, Outcome::RolledBack(_)));
+    let message = failure.outcome.error().expect("an error").to_string();
+    assert!(message.contains("within 7s"), "{message}");
+}
+
+#[tokio::test]
+async fn a_recreate_no_gate_judged_drops_its_previous_container() {
+    // A sleeping agent is recreated stopped: no gate follows, its old container goes.
+    let before = team(&["dev"], "worker:v1", FailurePolicy::Halt);
+    let mut after = team(&["dev"], "worker:v2", FailurePolicy::Halt);
+    after.agents[0].state = AgentState::Sleeping;
+    let mut asleep = before.clone();
+    asleep.agents[0].state = AgentState::Sleeping;
+    let (after, plan) = planned_from(&asleep, after);
+    assert!(plan.steps.iter().all(|step| step.gate.is_none()));
+    let backend = ScriptedBackend::default();
+    let report = run(&backend, &after, &plan).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(backend.calls(), ["recreate dev", "finish dev"]);
 }
 
 #[tokio::test]
@@ -424,7 +457,7 @@ async fn a_stop_request_starts_nothing_new() {
         report
             .outcomes
             .iter()
-            .all(|outcome| outcome.outcome == Outcome::NotAttempted)
+            .all(|outcome| outcome.outcome.is_not_attempted())
     );
 }
 
@@ -460,16 +493,17 @@ async fn every_other_operation_reaches_the_backend() {
             _ => {}
         }
     }
-    let plan = plan(&after, &observed, &PlanOptions { prune: true });
+    let plan_options = PlanOptions {
+        prune: true,
+        delete_workspaces: true,
+    };
+    let plan = plan(&after, &observed, &plan_options);
     let backend = ScriptedBackend::default();
     let report = apply(
         &backend,
         &after,
         &plan,
-        &ApplyOptions {
-            concurrency: 1,
-            delete_workspaces: true,
-        },
+        &ApplyOptions { concurrency: 1 },
         &Quiet,
         &AtomicBool::new(false),
     )

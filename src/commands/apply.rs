@@ -67,19 +67,18 @@ fn report(context: &Context, plan: &Plan, report: &crate::apply::ApplyReport, se
     let (done, failed, not_attempted) = report.counts();
     for outcome in &report.outcomes {
         let step = &plan.steps[outcome.step];
-        match &outcome.outcome {
-            crate::apply::Outcome::Failed(message) => context.printer.err(&format!(
-                "failed: {} {}: {message}",
-                step.op.verb(),
-                step.agent
-            )),
-            crate::apply::Outcome::RolledBack(message) => context.printer.err(&format!(
-                "rolled back: {} {}: {message}",
-                step.op.verb(),
-                step.agent
-            )),
-            crate::apply::Outcome::Done | crate::apply::Outcome::NotAttempted => {}
-        }
+        let verdict = match &outcome.outcome {
+            crate::apply::Outcome::Failed(error) => ("failed", error),
+            crate::apply::Outcome::RolledBack(error) => ("rolled back", error),
+            crate::apply::Outcome::Done | crate::apply::Outcome::NotAttempted => continue,
+        };
+        context.printer.err(&format!(
+            "{}: {} {}: {}",
+            verdict.0,
+            step.op.verb(),
+            step.resource,
+            crate::printer::chain(verdict.1.as_ref())
+        ));
     }
     let verdict = if report.succeeded() {
         "Apply complete"

@@ -60,6 +60,7 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
 fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Observed) -> ExitCode {
     let plan_options = PlanOptions {
         prune: args.prune || desired.prune.enabled,
+        delete_workspaces: false,
     };
     let plan = plan::plan(desired, observed, &plan_options);
     tracing::info!(

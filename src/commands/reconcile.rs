@@ -128,6 +128,7 @@ impl Reconcile<'_> {
     fn plan_options(&self) -> PlanOptions {
         PlanOptions {
             prune: self.prune || self.desired.prune.enabled,
+            delete_workspaces: self.prune_volumes,
         }
     }
 
@@ -178,7 +179,8 @@ impl Reconcile<'_> {
             .steps
             .iter()
             .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
-            .filter_map(|step| self.desired.agent(&step.agent))
+            .filter_map(|step| step.resource.agent_name())
+            .filter_map(|name| self.desired.agent(name))
             .collect();
         self.backend
             .prepare(&touched)
@@ -194,7 +196,6 @@ impl Reconcile<'_> {
                 .unwrap_or(1);
         let options = ApplyOptions {
             concurrency: width.max(MIN_CONCURRENCY),
-            delete_workspaces: self.prune_volumes,
         };
         let started = Instant::now();
         let report = crate::apply::apply(

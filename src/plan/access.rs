@@ -8,21 +8,10 @@ use std::collections::BTreeMap;
 
 use super::compare::Actions;
 use super::model::{Cause, Drift, Op};
+use super::resource::Resource;
 use super::rollout::Gone;
 use crate::desired::Desired;
 use crate::observe::Observed;
-
-/// The resource id of a team's access rules in a plan.
-pub fn team_resource(team: &str) -> String {
-    format!("{TEAM_PREFIX}{team}")
-}
-
-/// The team a step's resource id names, for an [`Op::UpdateTeamAccess`] step.
-pub fn team_of_resource(resource: &str) -> Option<&str> {
-    resource.strip_prefix(TEAM_PREFIX)
-}
-
-const TEAM_PREFIX: &str = "team/";
 
 /// Whether an operation starts, stops or replaces an agent's pod.
 fn changes_pods(op: Op) -> bool {
@@ -37,13 +26,13 @@ fn changes_pods(op: Op) -> bool {
     )
 }
 
-/// The access steps (resource, causes), one per team that needs one, in team order.
+/// The access steps (team, causes), one per team that needs one, in team order.
 pub(super) fn team_steps(
     desired: &Desired,
     observed: &Observed,
     actions: &BTreeMap<String, Actions>,
     gone: &[Gone],
-) -> Vec<(String, Vec<Cause>)> {
+) -> Vec<(Resource, Vec<Cause>)> {
     let Some(observed_teams) = &observed.teams else {
         return Vec::new();
     };
@@ -95,7 +84,7 @@ pub(super) fn team_steps(
             }
         }
         if !causes.is_empty() {
-            steps.push((team_resource(&team.name), causes));
+            steps.push((Resource::Team(team.name.clone()), causes));
         }
     }
     let deleted: Vec<&str> = gone
@@ -112,7 +101,7 @@ pub(super) fn team_steps(
                 && !deleted.contains(&agent.name.as_str())
         });
         if !remaining {
-            steps.push((team_resource(&seen.name), vec![Cause::GoneFromGit]));
+            steps.push((Resource::Team(seen.name.clone()), vec![Cause::GoneFromGit]));
         }
     }
     steps
@@ -148,12 +137,16 @@ mod tests {
         desired: &Desired,
         observed: &Observed,
         prune: bool,
-    ) -> Vec<(String, Vec<Cause>)> {
-        plan(desired, observed, &PlanOptions { prune })
+    ) -> Vec<(Resource, Vec<Cause>)> {
+        let options = PlanOptions {
+            prune,
+            ..PlanOptions::default()
+        };
+        plan(desired, observed, &options)
             .steps
             .into_iter()
             .filter(|step| step.op == Op::UpdateTeamAccess)
-            .map(|step| (step.agent, step.causes))
+            .map(|step| (step.resource, step.causes))
             .collect()
     }
 
@@ -179,7 +172,7 @@ mod tests {
         assert_eq!(access.len(), desired.teams.len());
         assert!(access.iter().all(|step| step.causes == [Cause::NewTeam]));
         let last = plan.waves.last().expect("waves");
-        assert_eq!(last.groups, ["access"]);
+        assert_eq!(last.groups, [crate::plan::RolloutGroup::Access]);
         let before: Vec<usize> = plan.waves[last.index - 1].steps.clone();
         assert!(access.iter().all(|step| !step.depends_on.is_empty()
             && step.depends_on.iter().all(|id| before.contains(id))));
@@ -195,7 +188,7 @@ mod tests {
         assert_eq!(
             access_steps(&desired, &observed, false),
             [(
-                team_resource(&name),
+                Resource::Team(name),
                 vec![Cause::Drift(Drift::PodsReplaced)]
             )]
         );
@@ -218,7 +211,10 @@ mod tests {
         member.runtime_hash = "changed".to_owned();
         assert_eq!(
             access_steps(&desired, &observed, false),
-            [(team_resource(&team.name), vec![Cause::TeamPodsChange])]
+            [(
+                Resource::Team(team.name.clone()),
+                vec![Cause::TeamPodsChange]
+            )]
         );
     }
 
@@ -247,7 +243,7 @@ mod tests {
         );
         assert_eq!(
             access_steps(&desired, &observed, true),
-            [(team_resource("gamma"), vec![Cause::GoneFromGit])],
+            [(Resource::Team("gamma".to_owned()), vec![Cause::GoneFromGit])],
             "its agent is deleted in this plan"
         );
     }

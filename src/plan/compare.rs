@@ -79,8 +79,8 @@ fn absent(desired: &Agent, observed: Option<&ObservedAgent>) -> Actions {
         None => vec![Cause::NewAgent],
         Some(missing) if missing.applied_state == Some(AgentState::Stopped) => {
             vec![Cause::StateChanged {
-                before: "Stopped".to_owned(),
-                after: state_name(desired.state).to_owned(),
+                before: AgentState::Stopped,
+                after: desired.state,
             }]
         }
         Some(_) => vec![Cause::Drift(Drift::RemovedOutsideClawops)],
@@ -119,11 +119,7 @@ fn recreate_causes(desired: &Agent, observed: &ObservedAgent, drift: Vec<Cause>)
         });
     }
     causes.extend(file_causes(desired, observed));
-    let applied_state = observed.applied_state.unwrap_or(match observed.status {
-        ObservedStatus::Running => AgentState::Running,
-        _ => AgentState::Sleeping,
-    });
-    if applied_state != desired.state {
+    if applied_state(observed) != desired.state {
         causes.push(state_change(observed, desired));
     }
     if desired.state == AgentState::Sleeping {
@@ -263,23 +259,16 @@ fn file_causes(desired: &Agent, observed: &ObservedAgent) -> Vec<Cause> {
 }
 
 fn state_change(observed: &ObservedAgent, desired: &Agent) -> Cause {
-    let before = observed.applied_state.map_or(
-        match observed.status {
-            ObservedStatus::Running => "Running",
-            _ => "Sleeping",
-        },
-        state_name,
-    );
     Cause::StateChanged {
-        before: before.to_owned(),
-        after: state_name(desired.state).to_owned(),
+        before: applied_state(observed),
+        after: desired.state,
     }
 }
 
-fn state_name(state: AgentState) -> &'static str {
-    match state {
-        AgentState::Running => "Running",
-        AgentState::Sleeping => "Sleeping",
-        AgentState::Stopped => "Stopped",
-    }
+/// The state clawops last applied, or (without a record) the one the container shows.
+fn applied_state(observed: &ObservedAgent) -> AgentState {
+    observed.applied_state.unwrap_or(match observed.status {
+        ObservedStatus::Running => AgentState::Running,
+        _ => AgentState::Sleeping,
+    })
 }

@@ -7,11 +7,12 @@
 mod access;
 mod compare;
 mod model;
+mod resource;
 mod rollout;
 
-pub use access::{team_of_resource, team_resource};
 pub use model::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
-pub use rollout::{ACCESS_GROUP, DELETES_GROUP};
+pub use resource::{HealthGate, Resource, RolloutGroup};
+pub use rollout::HEALTH_INTERVAL_MILLISECONDS;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +24,8 @@ use crate::observe::Observed;
 pub struct PlanOptions {
     /// Delete agents that left git (`[prune] enabled`, or `--prune`).
     pub prune: bool,
+    /// Deleting an agent removes its workspace too (`--prune-volumes`).
+    pub delete_workspaces: bool,
 }
 
 /// Computes the plan that takes the observed fleet to the desired one.
@@ -59,7 +62,10 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Pl
         })
         .collect();
     let access = access::team_steps(desired, observed, &actions, &gone);
-    let rollout::Rollout { steps, waves } = rollout::order(desired, actions, gone, access);
+    let rollout::Rollout { mut steps, waves } = rollout::order(desired, actions, gone, access);
+    for step in steps.iter_mut().filter(|step| step.op == Op::DeleteAgent) {
+        step.delete_workspace = options.delete_workspaces;
+    }
     let mut summary = summarize(&steps);
     summary.unchanged = unchanged.len();
     let mass_deletion = mass_deletion(desired, observed, &steps);
@@ -112,10 +118,11 @@ fn mass_deletion(desired: &Desired, observed: &Observed, steps: &[Step]) -> Opti
     let groups: BTreeSet<String> = taken
         .iter()
         .map(|step| {
-            observed
-                .agent(&step.agent)
+            step.resource
+                .agent_name()
+                .and_then(|name| observed.agent(name))
                 .and_then(|agent| agent.last_applied.as_ref())
-                .map_or_else(|| step.group.clone(), |agent| agent.group.clone())
+                .map_or_else(|| step.group.to_string(), |agent| agent.group.clone())
         })
         .collect();
     Some(MassDeletion {

@@ -6,8 +6,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::resource::{HealthGate, Resource, RolloutGroup};
 use crate::observe::ObservedSource;
 use crate::source::Revision;
+use crate::spec::hiclaw::AgentState;
 
 /// The version of the JSON plan document.
 pub const PLAN_FORMAT: &str = "clawops.plan/v1";
@@ -35,7 +37,7 @@ pub enum Op {
     /// Wait until an agent that just started is healthy; gates everything after it.
     WaitHealthy,
     /// Bring a team's access rules in line (Kubernetes: its NetworkPolicy, and the admin's
-    /// Role naming the team's pods); the step's resource is `team/<name>`.
+    /// Role naming the team's pods); the step's resource is a [`Resource::Team`].
     UpdateTeamAccess,
 }
 
@@ -173,9 +175,9 @@ pub enum Cause {
     /// The desired state changed (e.g. Running → Sleeping).
     StateChanged {
         /// State before.
-        before: String,
+        before: AgentState,
         /// State after.
-        after: String,
+        after: AgentState,
     },
     /// The agent's desired state is Stopped.
     DesiredStopped,
@@ -238,7 +240,9 @@ impl fmt::Display for Cause {
                 (Some(_), None) => write!(formatter, "{path}: removed"),
                 _ => write!(formatter, "{path}: changed"),
             },
-            Cause::StateChanged { before, after } => write!(formatter, "state: {before} → {after}"),
+            Cause::StateChanged { before, after } => {
+                write!(formatter, "state: {} → {}", before.as_str(), after.as_str())
+            }
             Cause::DesiredStopped => formatter.write_str("state: Stopped"),
             Cause::GoneFromGit => formatter.write_str("not managed by git any more"),
             Cause::StaysAsleep => formatter.write_str("stays asleep"),
@@ -259,17 +263,47 @@ pub struct Step {
     pub id: usize,
     /// The operation.
     pub op: Op,
-    /// The resource: an agent's resource name, or `team/<name>` for a team's access rules.
-    pub agent: String,
-    /// The rollout group (team name, `standalone`, `pilot:<setup>`, `debug`, `manager`,
-    /// `deletes`).
-    pub group: String,
+    /// What the step works on: an agent, or a team's access rules (written `agent` in
+    /// the JSON plan, as `team/<name>` for a team).
+    #[serde(rename = "agent")]
+    pub resource: Resource,
+    /// The rollout group.
+    pub group: RolloutGroup,
     /// Why.
     pub causes: Vec<Cause>,
     /// Steps that must finish (successfully) before this one starts.
     pub depends_on: Vec<usize>,
     /// The wave the step belongs to.
     pub wave: usize,
+    /// A `wait_healthy` step's gate: timeout, interval, failure policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<HealthGate>,
+    /// A `delete_agent` step removes the agent's workspace too (`--prune-volumes`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_workspace: bool,
+}
+
+impl Step {
+    /// A step not yet numbered nor placed in a wave (the rollout does both).
+    pub(crate) fn unplaced(
+        op: Op,
+        resource: Resource,
+        group: RolloutGroup,
+        causes: Vec<Cause>,
+        depends_on: Vec<usize>,
+    ) -> Self {
+        Self {
+            id: 0,
+            op,
+            resource,
+            group,
+            causes,
+            depends_on,
+            wave: 0,
+            gate: None,
+            delete_workspace: false,
+        }
+    }
 }
 
 /// A set of steps that run together; waves run one after another.
@@ -278,7 +312,7 @@ pub struct Wave {
     /// Position in the rollout.
     pub index: usize,
     /// Groups in this wave (several teams when `teams_in_parallel` > 1).
-    pub groups: Vec<String>,
+    pub groups: Vec<RolloutGroup>,
     /// Steps of the wave.
     pub steps: Vec<usize>,
     /// Agents whose container restarts in this wave.

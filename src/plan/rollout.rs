@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 
 use super::compare::Actions;
 use super::model::{Cause, Op, Step, Wave};
-use crate::desired::{Desired, Group};
-use crate::spec::hiclaw::AgentState;
+use super::resource::{HealthGate, Resource, RolloutGroup};
+use crate::desired::{Desired, Group, RolloutSettings};
+use crate::spec::hiclaw::{AgentState, FailurePolicy};
 
-/// Name of the group of agents that left git.
-pub const DELETES_GROUP: &str = "deletes";
-/// Name of the last group: teams' access rules, brought in line once their pods are.
-pub const ACCESS_GROUP: &str = "access";
+/// A health gate's timeout when its group has no rollout settings.
+const DEFAULT_HEALTH_TIMEOUT_SECONDS: u64 = 120;
+/// How often a health gate looks at the agent.
+pub const HEALTH_INTERVAL_MILLISECONDS: u64 = 200;
 
 /// The ordered steps and waves.
 pub(super) struct Rollout {
@@ -27,9 +28,9 @@ pub(super) struct Rollout {
 
 /// One batch of a group: the steps that run together.
 struct Batch {
-    group: String,
-    /// (agent, op, causes)
-    actions: Vec<(String, Op, Vec<Cause>)>,
+    group: RolloutGroup,
+    /// (resource, op, causes)
+    actions: Vec<(Resource, Op, Vec<Cause>)>,
 }
 
 /// An agent that left git, with what happens to it.
@@ -47,7 +48,7 @@ pub(super) fn order(
     desired: &Desired,
     mut actions: BTreeMap<String, Actions>,
     gone: Vec<Gone>,
-    access: Vec<(String, Vec<Cause>)>,
+    access: Vec<(Resource, Vec<Cause>)>,
 ) -> Rollout {
     let mut sets: Vec<Vec<Vec<Batch>>> = Vec::new();
     let mut parallel_teams: Vec<Vec<Batch>> = Vec::new();
@@ -80,11 +81,11 @@ pub(super) fn order(
         .into_iter()
         .filter(|agents| !agents.is_empty())
         .map(|agents| Batch {
-            group: DELETES_GROUP.to_owned(),
+            group: RolloutGroup::Deletes,
             actions: agents
                 .into_iter()
                 .flat_map(|gone| {
-                    let agent = gone.agent;
+                    let agent = Resource::Agent(gone.agent);
                     gone.actions
                         .into_iter()
                         .map(move |(op, causes)| (agent.clone(), op, causes))
@@ -101,7 +102,7 @@ pub(super) fn order(
             .map(|(team, causes)| (team, Op::UpdateTeamAccess, causes))
             .collect();
         sets.push(vec![vec![Batch {
-            group: ACCESS_GROUP.to_owned(),
+            group: RolloutGroup::Access,
             actions,
         }]]);
     }
@@ -117,6 +118,7 @@ fn group_batches(
     group: &Group,
     actions: &mut BTreeMap<String, Actions>,
 ) -> Vec<Batch> {
+    let rollout_group = RolloutGroup::of_desired(&group.name, group.is_team);
     let max_unavailable = desired
         .rollout
         .get(&group.name)
@@ -125,7 +127,7 @@ fn group_batches(
     let mut recreates = Vec::new();
     for agent in &group.agents {
         for (op, causes) in actions.remove(agent).unwrap_or_default() {
-            let entry = (agent.clone(), op, causes);
+            let entry = (Resource::agent(agent), op, causes);
             let restarts_running_agent = op == Op::RecreateAgent
                 && desired
                     .agent(agent)
@@ -142,13 +144,13 @@ fn group_batches(
     let mut batches = Vec::new();
     if !first.is_empty() {
         batches.push(Batch {
-            group: group.name.clone(),
+            group: rollout_group.clone(),
             actions: first,
         });
     }
     while recreates.peek().is_some() {
         batches.push(Batch {
-            group: group.name.clone(),
+            group: rollout_group.clone(),
             actions: recreates.by_ref().take(max_unavailable).collect(),
         });
     }
@@ -206,68 +208,83 @@ fn add_batch(
     if !wave.groups.contains(&batch.group) {
         wave.groups.push(batch.group.clone());
     }
-    let timeout = desired
-        .rollout
-        .get(&batch.group)
-        .map_or(120, |settings| settings.health_timeout_seconds);
+    let settings = desired.rollout.get(&batch.group.to_string());
     let mut ids = Vec::new();
-    let mut previous_of_agent: Option<(String, usize)> = None;
-    for (agent, op, causes) in batch.actions {
+    let mut previous_of_agent: Option<(Resource, usize)> = None;
+    for (resource, op, causes) in batch.actions {
         let mut depends_on = after.to_vec();
-        if let Some((previous_agent, previous_id)) = &previous_of_agent
-            && *previous_agent == agent
+        if let Some((previous_resource, previous_id)) = &previous_of_agent
+            && *previous_resource == resource
         {
             depends_on.push(*previous_id);
         }
-        let id = push(steps, wave, op, &agent, &batch.group, causes, depends_on);
+        let id = push(
+            steps,
+            wave,
+            Step::unplaced(
+                op,
+                resource.clone(),
+                batch.group.clone(),
+                causes,
+                depends_on,
+            ),
+        );
         ids.push(id);
-        previous_of_agent = Some((agent.clone(), id));
-        if starts_agent(desired, &agent, op) {
-            wave.restarts.push(agent.clone());
-            let gate = vec![Cause::HealthGate {
-                timeout_seconds: timeout,
-            }];
+        previous_of_agent = Some((resource.clone(), id));
+        if starts_agent(desired, &resource, op) {
+            let gate = health_gate(settings, (op == Op::RecreateAgent).then_some(id));
+            if let Some(agent) = resource.agent_name() {
+                wave.restarts.push(agent.to_owned());
+            }
             ids.push(push(
                 steps,
                 wave,
-                Op::WaitHealthy,
-                &agent,
-                &batch.group,
-                gate,
-                vec![id],
+                Step {
+                    gate: Some(gate),
+                    ..Step::unplaced(
+                        Op::WaitHealthy,
+                        resource,
+                        batch.group.clone(),
+                        vec![Cause::HealthGate {
+                            timeout_seconds: gate.timeout_seconds,
+                        }],
+                        vec![id],
+                    )
+                },
             ));
         }
     }
     ids
 }
 
-fn push(
-    steps: &mut Vec<Step>,
-    wave: &mut Wave,
-    op: Op,
-    agent: &str,
-    group: &str,
-    causes: Vec<Cause>,
-    depends_on: Vec<usize>,
-) -> usize {
+/// The gate after a start in a group with `settings`; `replaces` is the recreate it
+/// follows, if any.
+fn health_gate(settings: Option<&RolloutSettings>, replaces: Option<usize>) -> HealthGate {
+    HealthGate {
+        timeout_seconds: settings.map_or(DEFAULT_HEALTH_TIMEOUT_SECONDS, |settings| {
+            settings.health_timeout_seconds
+        }),
+        interval_milliseconds: HEALTH_INTERVAL_MILLISECONDS,
+        on_failure: settings.map_or(FailurePolicy::Halt, |settings| settings.on_failure),
+        replaces,
+    }
+}
+
+/// Numbers `step`, puts it in `wave`, returns its id.
+fn push(steps: &mut Vec<Step>, wave: &mut Wave, mut step: Step) -> usize {
     let id = steps.len();
-    steps.push(Step {
-        id,
-        op,
-        agent: agent.to_owned(),
-        group: group.to_owned(),
-        causes,
-        depends_on,
-        wave: wave.index,
-    });
+    step.id = id;
+    step.wave = wave.index;
+    steps.push(step);
     wave.steps.push(id);
     id
 }
 
 /// Whether the operation leaves the agent running, so a health gate must follow it.
-fn starts_agent(desired: &Desired, agent: &str, op: Op) -> bool {
-    let running = desired
-        .agent(agent)
+fn starts_agent(desired: &Desired, resource: &Resource, op: Op) -> bool {
+    let running = resource
+        .agent_name()
+        .and_then(|name| desired.agent(name))
         .is_some_and(|agent| agent.state == AgentState::Running);
     running && matches!(op, Op::CreateAgent | Op::RecreateAgent | Op::WakeAgent)
 }

@@ -105,7 +105,7 @@ fn plan_of(desired: &Desired, observed: &Observed) -> Plan {
 fn ops(plan: &Plan) -> Vec<(Op, String)> {
     plan.steps
         .iter()
-        .map(|step| (step.op, step.agent.clone()))
+        .map(|step| (step.op, step.resource.to_string()))
         .collect()
 }
 
@@ -236,15 +236,15 @@ fn sleep_and_wake_follow_the_desired_state() {
     assert_eq!(
         plan.steps[0].causes,
         vec![Cause::StateChanged {
-            before: "Running".into(),
-            after: "Sleeping".into()
+            before: AgentState::Running,
+            after: AgentState::Sleeping
         }]
     );
     assert_eq!(
         plan.steps[1].causes,
         vec![Cause::StateChanged {
-            before: "Sleeping".into(),
-            after: "Running".into()
+            before: AgentState::Sleeping,
+            after: AgentState::Running
         }]
     );
     assert_eq!((plan.summary.sleep, plan.summary.wake), (1, 1));
@@ -275,7 +275,7 @@ fn agents_gone_from_git_are_kept_unless_pruning() {
     let current = agent("dev", "alpha", AgentState::Running);
     let observed = observed(vec![applied(&old), applied(&current)]);
     let desired = fleet(vec![current]);
-    let kept = plan(&desired, &observed, &PlanOptions { prune: false });
+    let kept = plan(&desired, &observed, &PlanOptions::default());
     assert_eq!(
         ops(&kept),
         vec![(Op::KeepAgent, "hiclaw-worker-old".into())]
@@ -283,12 +283,19 @@ fn agents_gone_from_git_are_kept_unless_pruning() {
     assert_eq!(kept.steps[0].causes, vec![Cause::GoneFromGit]);
     assert!(!kept.summary.has_changes());
     assert_eq!(kept.summary.kept, 1);
-    let pruned = plan(&desired, &observed, &PlanOptions { prune: true });
+    let pruned = plan(
+        &desired,
+        &observed,
+        &PlanOptions {
+            prune: true,
+            ..PlanOptions::default()
+        },
+    );
     assert_eq!(
         ops(&pruned),
         vec![(Op::DeleteAgent, "hiclaw-worker-old".into())]
     );
-    assert_eq!(pruned.steps[0].group, "deletes");
+    assert_eq!(pruned.steps[0].group, RolloutGroup::Deletes);
 }
 
 #[test]
@@ -333,7 +340,7 @@ fn drift_is_detected_and_corrected_with_its_cause() {
     let cause_of = |agent: &str, op: Op| {
         plan.steps
             .iter()
-            .find(|step| step.agent == format!("hiclaw-worker-{agent}") && step.op == op)
+            .find(|step| step.resource.is_agent(&format!("hiclaw-worker-{agent}")) && step.op == op)
             .map(|step| step.causes.clone())
             .unwrap_or_else(|| panic!("no {op:?} for {agent}"))
     };
@@ -394,8 +401,8 @@ fn a_removed_stopped_agent_brought_back_is_a_state_change_not_drift() {
     assert_eq!(
         plan.steps[0].causes,
         vec![Cause::StateChanged {
-            before: "Stopped".into(),
-            after: "Running".into()
+            before: AgentState::Stopped,
+            after: AgentState::Running
         }]
     );
 }
@@ -493,7 +500,10 @@ fn wave_ops(plan: &Plan) -> Vec<(usize, String)> {
         .map(|step| {
             (
                 step.wave,
-                step.agent.trim_start_matches("hiclaw-worker-").to_owned(),
+                step.resource
+                    .to_string()
+                    .trim_start_matches("hiclaw-worker-")
+                    .to_owned(),
             )
         })
         .collect()
@@ -589,27 +599,32 @@ fn teams_go_one_after_another_or_in_parallel() {
     );
     assert_eq!(
         plan.waves[0].groups,
-        vec!["alpha".to_owned(), "beta".to_owned()]
+        vec![
+            RolloutGroup::Team("alpha".into()),
+            RolloutGroup::Team("beta".into())
+        ]
     );
     let beta_lead = plan
         .steps
         .iter()
-        .find(|step| step.agent == "hiclaw-worker-beta-lead" && step.op == Op::RecreateAgent)
+        .find(|step| {
+            step.resource.is_agent("hiclaw-worker-beta-lead") && step.op == Op::RecreateAgent
+        })
         .expect("beta lead");
     let beta_dev_gate = plan
         .steps
         .iter()
-        .find(|step| step.agent == "hiclaw-worker-beta-dev" && step.op == Op::WaitHealthy)
+        .find(|step| step.resource.is_agent("hiclaw-worker-beta-dev") && step.op == Op::WaitHealthy)
         .expect("gate");
     assert!(beta_lead.depends_on.contains(&beta_dev_gate.id));
     assert!(
         plan.steps
             .iter()
-            .filter(|step| step.agent.contains("alpha"))
+            .filter(|step| step.resource.to_string().contains("alpha"))
             .all(|step| step
                 .depends_on
                 .iter()
-                .all(|id| plan.steps[*id].agent.contains("alpha")))
+                .all(|id| plan.steps[*id].resource.to_string().contains("alpha")))
     );
 }
 
@@ -629,7 +644,7 @@ fn the_next_set_waits_for_every_team_of_the_set_before() {
     let step = |agent: &str, op: Op| {
         plan.steps
             .iter()
-            .find(|step| step.agent == format!("hiclaw-worker-{agent}") && step.op == op)
+            .find(|step| step.resource.is_agent(&format!("hiclaw-worker-{agent}")) && step.op == op)
             .expect("step")
     };
     let scout = step("scout", Op::RecreateAgent);
@@ -691,7 +706,14 @@ fn other_groups_follow_the_teams_and_deletes_come_last() {
     observed
         .agents
         .sort_by(|left, right| left.name.cmp(&right.name));
-    let plan = plan(&desired, &observed, &PlanOptions { prune: true });
+    let plan = plan(
+        &desired,
+        &observed,
+        &PlanOptions {
+            prune: true,
+            ..PlanOptions::default()
+        },
+    );
     assert_eq!(
         wave_ops(&plan),
         vec![
@@ -709,7 +731,14 @@ fn the_guard_counts_deletes_and_removals_but_not_recreates() {
     let desired_all = fleet(agents.clone());
     let observed_all = observed(agents.iter().map(applied).collect());
     let only_one = fleet(vec![agents[0].clone()]);
-    let pruned = plan(&only_one, &observed_all, &PlanOptions { prune: true });
+    let pruned = plan(
+        &only_one,
+        &observed_all,
+        &PlanOptions {
+            prune: true,
+            ..PlanOptions::default()
+        },
+    );
     let guard = pruned.mass_deletion.expect("75% deleted is over 30%");
     assert_eq!(
         (guard.count, guard.fleet_size, guard.limit_percent),
@@ -730,9 +759,16 @@ fn the_guard_counts_deletes_and_removals_but_not_recreates() {
     );
     let empty = fleet(Vec::new());
     assert!(
-        plan(&empty, &observed_all, &PlanOptions { prune: true })
-            .mass_deletion
-            .is_some(),
+        plan(
+            &empty,
+            &observed_all,
+            &PlanOptions {
+                prune: true,
+                ..PlanOptions::default()
+            }
+        )
+        .mass_deletion
+        .is_some(),
         "an empty commit never wipes the fleet"
     );
 }
@@ -764,10 +800,57 @@ fn a_debug_worker_is_deleted_before_the_workspaces_it_mounts() {
     debug.role = AgentRole::Debug;
     debug.debug_targets = vec!["dev".into()];
     let observed = observed(vec![applied(&dev), applied(&debug)]);
-    let plan = plan(&fleet(Vec::new()), &observed, &PlanOptions { prune: true });
+    let plan = plan(
+        &fleet(Vec::new()),
+        &observed,
+        &PlanOptions {
+            prune: true,
+            ..PlanOptions::default()
+        },
+    );
     assert_eq!(
         wave_ops(&plan),
         vec![(0, "debug".into()), (1, "dev".into())]
     );
     assert_eq!(plan.steps[1].depends_on, vec![0]);
+}
+
+#[test]
+fn a_gate_carries_its_groups_timeout_policy_and_the_recreate_it_judges() {
+    let dev = agent("dev", "alpha", AgentState::Running);
+    let mut desired = fleet(vec![upgraded(dev.clone())]);
+    if let Some(settings) = desired.rollout.get_mut("alpha") {
+        settings.on_failure = FailurePolicy::Rollback;
+        settings.health_timeout_seconds = 45;
+    }
+    let plan = plan_of(&desired, &observed(vec![applied(&dev)]));
+    assert_eq!(plan.steps[0].op, Op::RecreateAgent);
+    assert_eq!(
+        plan.steps[1].gate,
+        Some(HealthGate {
+            timeout_seconds: 45,
+            interval_milliseconds: HEALTH_INTERVAL_MILLISECONDS,
+            on_failure: FailurePolicy::Rollback,
+            replaces: Some(0),
+        })
+    );
+    let created = plan_of(&desired, &Observed::empty());
+    let gate = created.steps[1].gate.expect("a gate after the create");
+    assert_eq!(gate.replaces, None);
+    assert!(created.steps[0].gate.is_none());
+}
+
+#[test]
+fn a_delete_carries_whether_the_workspace_goes_too() {
+    let old = agent("old", "alpha", AgentState::Running);
+    let observed = observed(vec![applied(&old)]);
+    for delete_workspaces in [false, true] {
+        let options = PlanOptions {
+            prune: true,
+            delete_workspaces,
+        };
+        let plan = plan(&fleet(Vec::new()), &observed, &options);
+        assert_eq!(plan.steps[0].op, Op::DeleteAgent);
+        assert_eq!(plan.steps[0].delete_workspace, delete_workspaces);
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
-use crate::plan::{ACCESS_GROUP, Cause, DELETES_GROUP, Drift, Op, Plan, Step, Summary, Wave};
+use crate::plan::{Cause, Drift, Op, Plan, RolloutGroup, Step, Summary, Wave};
 
 /// How much the outline gathers and keeps.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +87,9 @@ pub(crate) fn padded_marker(op: Op) -> String {
 pub(crate) struct GroupBlock {
     /// The group names (more than one: the block stands for each of them).
     pub names: Vec<String>,
+    /// The block is one of the groups that close a plan (deletes, access): never
+    /// gathered with others.
+    pub last: bool,
     /// Counts of one group.
     pub counts: Summary,
     /// The entries of one group (the first, when the block stands for several).
@@ -119,20 +122,21 @@ impl GroupBlock {
 
 /// The steps of a plan, grouped and gathered (WaitHealthy steps are left to the rollout).
 pub(crate) fn group_blocks(plan: &Plan, options: &OutlineOptions) -> Vec<GroupBlock> {
-    let mut by_group: IndexMap<&str, Vec<&Step>> = IndexMap::new();
+    let mut by_group: IndexMap<&RolloutGroup, Vec<&Step>> = IndexMap::new();
     for step in plan.steps.iter().filter(|step| step.op != Op::WaitHealthy) {
-        by_group.entry(step.group.as_str()).or_default().push(step);
+        by_group.entry(&step.group).or_default().push(step);
     }
-    for last_groups in [DELETES_GROUP, ACCESS_GROUP] {
-        if let Some(index) = by_group.get_index_of(last_groups) {
+    for last_group in [RolloutGroup::Deletes, RolloutGroup::Access] {
+        if let Some(index) = by_group.get_index_of(&last_group) {
             let last = by_group.len() - 1;
             by_group.move_index(index, last);
         }
     }
     let blocks: Vec<GroupBlock> = by_group
         .into_iter()
-        .map(|(name, steps)| GroupBlock {
-            names: vec![printable(name)],
+        .map(|(group, steps)| GroupBlock {
+            names: vec![printable(&group.to_string())],
+            last: group.is_last(),
             counts: count(steps.iter().map(|step| step.op)),
             entries: entries(&steps, options),
         })
@@ -160,7 +164,7 @@ fn entries(steps: &[&Step], options: &OutlineOptions) -> Vec<Entry> {
         gathered
             .entry((step.op, description, diffs))
             .or_default()
-            .push(printable(&step.agent));
+            .push(printable(&step.resource.to_string()));
     }
     gathered
         .into_iter()
@@ -189,15 +193,10 @@ fn collapse_identical(blocks: Vec<GroupBlock>) -> Vec<GroupBlock> {
         (entries, counts_phrase(&block.counts))
     };
     let mut order: IndexMap<Signature, GroupBlock> = IndexMap::new();
-    let mut deletes = None;
-    let mut access = None;
+    let mut last = Vec::new();
     for block in blocks {
-        if block.names == [DELETES_GROUP] {
-            deletes = Some(block);
-            continue;
-        }
-        if block.names == [ACCESS_GROUP] {
-            access = Some(block);
+        if block.last {
+            last.push(block);
             continue;
         }
         let key = signature(&block);
@@ -208,7 +207,7 @@ fn collapse_identical(blocks: Vec<GroupBlock>) -> Vec<GroupBlock> {
             }
         }
     }
-    order.into_values().chain(deletes).chain(access).collect()
+    order.into_values().chain(last).collect()
 }
 
 /// Counts operations the way the plan's [`Summary`] does.
@@ -265,10 +264,15 @@ pub(crate) fn describe_step(step: &Step) -> String {
         .filter(|cause| !matches!(cause, Cause::HealthGate { .. }))
         .map(describe_cause)
         .collect();
-    if causes.is_empty() {
-        step.op.verb().to_owned()
+    let verb = if step.delete_workspace {
+        "delete with its workspace"
     } else {
-        format!("{}: {}", step.op.verb(), causes.join("; "))
+        step.op.verb()
+    };
+    if causes.is_empty() {
+        verb.to_owned()
+    } else {
+        format!("{verb}: {}", causes.join("; "))
     }
 }
 
@@ -426,11 +430,19 @@ impl WaveShape {
         let others = count(
             wave_steps
                 .iter()
-                .filter(|step| !wave.restarts.contains(&step.agent))
+                .filter(|step| {
+                    step.resource
+                        .agent_name()
+                        .is_none_or(|agent| !wave.restarts.iter().any(|name| name == agent))
+                })
                 .map(|step| step.op),
         );
         Self {
-            groups: wave.groups.iter().map(|group| printable(group)).collect(),
+            groups: wave
+                .groups
+                .iter()
+                .map(|group| printable(&group.to_string()))
+                .collect(),
             restarts: wave.restarts.iter().map(|agent| printable(agent)).collect(),
             timeouts,
             others,

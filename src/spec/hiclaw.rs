@@ -59,6 +59,17 @@ pub enum AgentState {
     Stopped,
 }
 
+impl AgentState {
+    /// The state's name as written in YAML (and in the labels clawops records).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Running => "Running",
+            AgentState::Sleeping => "Sleeping",
+            AgentState::Stopped => "Stopped",
+        }
+    }
+}
+
 /// A remote skill repository (`nacos://host/namespace`) and the skills taken from it.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

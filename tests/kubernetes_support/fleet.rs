@@ -52,14 +52,12 @@ pub async fn apply_all(backend: &impl Backend, desired: &Desired) -> Plan {
         .steps
         .iter()
         .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
-        .filter_map(|step| desired.agent(&step.agent))
+        .filter_map(|step| step.resource.agent_name())
+        .filter_map(|name| desired.agent(name))
         .collect();
     backend.prepare(&touched).await.expect("prepare");
     let stop = AtomicBool::new(false);
-    let options = ApplyOptions {
-        concurrency: 8,
-        delete_workspaces: false,
-    };
+    let options = ApplyOptions { concurrency: 8 };
     let report = clawops::apply::apply(backend, desired, &planned, &options, &Quiet, &stop).await;
     assert!(report.succeeded(), "{report:?}");
     backend.finish().await.expect("finish");
@@ -75,7 +73,7 @@ pub async fn observe(backend: &impl Backend, desired: &Desired) -> Observed {
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
-    clawops::plan::plan(desired, observed, &PlanOptions { prune: false })
+    clawops::plan::plan(desired, observed, &PlanOptions::default())
 }
 
 pub struct Quiet;

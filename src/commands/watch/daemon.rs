@@ -425,6 +425,7 @@ impl Daemon<'_> {
         };
         let options = crate::plan::PlanOptions {
             prune: self.settings.prune || applied.desired.prune.enabled,
+            delete_workspaces: self.settings.prune_volumes,
         };
         let plan = crate::plan::plan(&applied.desired, &observed, &options);
         let drift = drifted_agents(&plan);
@@ -519,10 +520,17 @@ fn invalid_reason(checked: &crate::spec::Checked) -> String {
 fn first_failure(plan: &Plan, outcomes: &[StepOutcome]) -> Option<(ReconcileResult, String)> {
     outcomes.iter().find_map(|outcome| {
         let step = plan.steps.get(outcome.step)?;
-        let describe = |message: &str| format!("{} {}: {message}", step.op.verb(), step.agent);
+        let describe = |error: &crate::apply::StepError| {
+            format!(
+                "{} {}: {}",
+                step.op.verb(),
+                step.resource,
+                crate::printer::chain(error)
+            )
+        };
         match &outcome.outcome {
-            Outcome::Failed(message) => Some((ReconcileResult::Failed, describe(message))),
-            Outcome::RolledBack(message) => Some((ReconcileResult::RolledBack, describe(message))),
+            Outcome::Failed(error) => Some((ReconcileResult::Failed, describe(error))),
+            Outcome::RolledBack(error) => Some((ReconcileResult::RolledBack, describe(error))),
             Outcome::Done | Outcome::NotAttempted => None,
         }
     })
@@ -542,10 +550,11 @@ fn drifted_agents(plan: &Plan) -> Vec<DriftedAgent> {
             .collect::<Vec<_>>()
             .join("; ");
         let cause = format!("{}: {cause}", step.op.verb());
-        match drift.iter_mut().find(|agent| agent.agent == step.agent) {
+        let resource = step.resource.to_string();
+        match drift.iter_mut().find(|agent| agent.agent == resource) {
             Some(agent) => agent.cause = format!("{}; {cause}", agent.cause),
             None => drift.push(DriftedAgent {
-                agent: step.agent.clone(),
+                agent: resource,
                 cause,
             }),
         }
@@ -584,7 +593,7 @@ impl Progress for StatusProgress {
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         tracing::info!(
             op = step.op.verb(),
-            agent = %step.agent,
+            agent = %step.resource,
             outcome = ?outcome.outcome,
             elapsed_milliseconds = outcome.elapsed_milliseconds,
             "step"

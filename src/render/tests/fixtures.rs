@@ -1,8 +1,11 @@
 //! Hand-built plans for the render tests.
 
 use crate::observe::ObservedSource;
-use crate::plan::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
+use crate::plan::{
+    Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Resource, RolloutGroup, Step, Summary, Wave,
+};
 use crate::source::Revision;
+use crate::spec::hiclaw::AgentState;
 
 /// Builds a plan step by step.
 pub struct PlanBuilder {
@@ -37,19 +40,22 @@ impl PlanBuilder {
         let id = self.plan.steps.len();
         let depends_on = id.checked_sub(1).into_iter().collect();
         let wave = self.plan.waves.len().saturating_sub(1);
+        let group = RolloutGroup::parse(group);
         self.plan.steps.push(Step {
             id,
-            op,
-            agent: agent.to_owned(),
-            group: group.to_owned(),
-            causes,
-            depends_on,
             wave,
+            ..Step::unplaced(
+                op,
+                Resource::parse(agent),
+                group.clone(),
+                causes,
+                depends_on,
+            )
         });
         if let Some(current) = self.plan.waves.last_mut() {
             current.steps.push(id);
-            if !current.groups.iter().any(|name| name == group) {
-                current.groups.push(group.to_owned());
+            if !current.groups.contains(&group) {
+                current.groups.push(group);
             }
             let restarts = matches!(op, Op::CreateAgent | Op::RecreateAgent | Op::WakeAgent);
             if restarts && !current.restarts.iter().any(|name| name == agent) {
@@ -129,11 +135,8 @@ pub fn file(path: &str, before: Option<&str>, after: Option<&str>) -> Cause {
     }
 }
 
-pub fn state(before: &str, after: &str) -> Cause {
-    Cause::StateChanged {
-        before: before.to_owned(),
-        after: after.to_owned(),
-    }
+pub fn state(before: AgentState, after: AgentState) -> Cause {
+    Cause::StateChanged { before, after }
 }
 
 const SOUL_BEFORE: &str = "# Soul\n\nYou are the lead of team alpha.\nBe concise.\nReview every pull request.\nEscalate outages to the Manager.\nSign off as alpha-lead.\n";
@@ -207,13 +210,13 @@ fn standalone_wave(builder: &mut PlanBuilder) {
         Op::SleepAgent,
         "hiclaw-worker-night",
         "standalone",
-        vec![state("Running", "Sleeping")],
+        vec![state(AgentState::Running, AgentState::Sleeping)],
     );
     builder.restart(
         Op::WakeAgent,
         "hiclaw-worker-morning",
         "standalone",
-        vec![state("Sleeping", "Running")],
+        vec![state(AgentState::Sleeping, AgentState::Running)],
         60,
     );
     builder.step(
@@ -424,7 +427,7 @@ fn distinct_causes(agent: &str, member: usize) -> (Op, Vec<Cause>) {
             Some(&body),
             Some(&body.replace("line 20", "line twenty")),
         ),
-        state("Running", &format!("Sleeping-{agent}")),
+        state(AgentState::Running, AgentState::Sleeping),
         Cause::DesiredStopped,
         Cause::GoneFromGit,
         Cause::StaysAsleep,

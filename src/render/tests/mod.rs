@@ -408,3 +408,33 @@ fn group_counts_count_like_the_summary() {
         plan.summary
     );
 }
+
+#[test]
+fn a_delete_that_takes_the_workspace_says_so() {
+    let mut builder = PlanBuilder::new();
+    builder.wave();
+    let kept = builder.step(
+        Op::DeleteAgent,
+        "hiclaw-worker-old-1",
+        "deletes",
+        vec![Cause::GoneFromGit],
+    );
+    let gone = builder.step(
+        Op::DeleteAgent,
+        "hiclaw-worker-old-2",
+        "deletes",
+        vec![Cause::GoneFromGit],
+    );
+    builder.plan_mut().steps[gone].delete_workspace = true;
+    let plan = builder.build();
+    let shown = text(&plan, false);
+    assert!(
+        shown.contains("hiclaw-worker-old-2  delete with its workspace: not managed by git"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("hiclaw-worker-old-1  delete: not managed by git"),
+        "{shown}"
+    );
+    assert!(!plan.steps[kept].delete_workspace);
+}
