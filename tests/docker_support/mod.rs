@@ -236,6 +236,10 @@ impl Drop for Fleet {
 }
 
 /// A fresh fleet, or `None` (with a note) when no engine runs and `CI` is not set.
+#[allow(
+    clippy::print_stderr,
+    reason = "a test that cannot run says so on stderr; under CI it fails instead"
+)]
 pub async fn fleet() -> Option<Fleet> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
