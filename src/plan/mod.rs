@@ -127,4 +127,6 @@ fn mass_deletion(desired: &Desired, observed: &Observed, steps: &[Step]) -> Opti
 }
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
