@@ -1,5 +1,8 @@
 //! The one place output is written: results to stdout, reports to stderr, colour only when
 //! the stream is a terminal (or forced with `--color`).
+//!
+//! It writes through locked `std::io` handles, not the `print!` family of macros, which
+//! `Cargo.toml`'s `[lints]` deny everywhere; so it needs no exception to those lints.
 
 use std::io::{IsTerminal, Write};
 

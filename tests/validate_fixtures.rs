@@ -30,7 +30,11 @@ struct Fixture {
 }
 
 fn run_fixture(folder: &Path) -> Fixture {
-    let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+    let name = folder
+        .file_name()
+        .expect("a fixture folder has a name")
+        .to_string_lossy()
+        .into_owned();
     let expected_text = std::fs::read_to_string(folder.join("expected"))
         .unwrap_or_else(|error| panic!("fixture {name} needs an `expected` file: {error}"));
     let mut options = SourceOptions::new(folder.to_string_lossy());

@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::desired::{Agent, AgentRole, Group, ImageSource, RolloutSettings};
+use crate::desired::{Agent, Group, ImageSource, RolloutSettings};
 use crate::observe::{Observed, ObservedAgent};
 use crate::plan::{PlanOptions, plan};
-use crate::spec::clawops::PullPolicy;
 use crate::spec::config::PruneConfig;
-use crate::spec::hiclaw::{AgentState, Probe, Runtime, UpgradeOrder};
+use crate::spec::hiclaw::{AgentState, Probe, UpgradeOrder};
 
 /// Records every call; fails the health gate of the agents named in `unhealthy`.
 #[derive(Default)]
@@ -151,32 +150,10 @@ impl Progress for Quiet {
 }
 
 fn agent(member: &str, image: &str) -> Agent {
-    Agent {
-        name: format!("hiclaw-worker-{member}"),
-        member: member.to_owned(),
-        worker_name: member.to_owned(),
-        role: AgentRole::Worker,
-        group: "alpha".to_owned(),
-        team: Some("alpha".to_owned()),
-        runtime: Runtime::Openclaw,
-        image: image.to_owned(),
-        image_source: ImageSource::ImageSet,
-        pull_policy: PullPolicy::IfNotPresent,
-        state: AgentState::Running,
-        container_managed: true,
-        env: BTreeMap::new(),
-        labels: BTreeMap::new(),
-        ports: Vec::new(),
-        hostname: None,
-        debug_targets: Vec::new(),
-        resources: Default::default(),
-        probe: None,
-        workspace: BTreeMap::new(),
-        file: "alpha.yaml".to_owned(),
-        line: 1,
-        runtime_hash: image.to_owned(),
-        config_hash: "config".to_owned(),
-    }
+    Agent::builder(member)
+        .image_from(image, ImageSource::ImageSet)
+        .file("alpha.yaml")
+        .build()
 }
 
 fn team(members: &[&str], image: &str, on_failure: FailurePolicy) -> Desired {

@@ -8,6 +8,7 @@
 //! across field order in YAML.
 
 mod agent;
+mod builder;
 mod duration;
 mod groups;
 mod hash;
@@ -22,6 +23,7 @@ pub use agent::{
     Agent, AgentPort, AgentRole, EnvVar, Group, ImageSource, RolloutSettings, Workspace,
     is_sensitive_key,
 };
+pub use builder::AgentBuilder;
 pub use duration::{duration_seconds, parse_duration};
 pub use hash::config_hash;
 pub use images::{

@@ -134,4 +134,6 @@ fn mass_deletion(desired: &Desired, observed: &Observed, steps: &[Step]) -> Opti
 }
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;

@@ -1,41 +1,21 @@
 //! Planner tests: in-memory desired and observed states, no backend.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::desired::{Agent, AgentRole, EnvVar, Group, ImageSource, RolloutSettings};
 use crate::observe::{ObservedAgent, ObservedStatus};
-use crate::spec::clawops::PullPolicy;
 use crate::spec::config::PruneConfig;
-use crate::spec::hiclaw::{AgentState, FailurePolicy, Runtime, UpgradeOrder};
+use crate::spec::hiclaw::{AgentState, FailurePolicy, UpgradeOrder};
 
 fn agent(name: &str, group: &str, state: AgentState) -> Agent {
-    Agent {
-        name: format!("hiclaw-worker-{name}"),
-        member: name.to_owned(),
-        worker_name: name.to_owned(),
-        role: AgentRole::Worker,
-        group: group.to_owned(),
-        team: Some(group.to_owned()),
-        runtime: Runtime::Openclaw,
-        image: "hiclaw/worker:v1".to_owned(),
-        image_source: ImageSource::ImageSet,
-        pull_policy: PullPolicy::IfNotPresent,
-        state,
-        container_managed: true,
-        env: BTreeMap::new(),
-        labels: BTreeMap::new(),
-        ports: Vec::new(),
-        hostname: None,
-        debug_targets: Vec::new(),
-        resources: Default::default(),
-        probe: None,
-        workspace: BTreeMap::from([("SOUL.md".to_owned(), "You test things.\n".to_owned())]),
-        file: "teams.yaml".to_owned(),
-        line: 1,
-        runtime_hash: "runtime-1".to_owned(),
-        config_hash: "config-1".to_owned(),
-    }
+    Agent::builder(name)
+        .team(group)
+        .state(state)
+        .image_from("hiclaw/worker:v1", ImageSource::ImageSet)
+        .workspace_file("SOUL.md", "You test things.\n")
+        .file("teams.yaml")
+        .runtime_hash("runtime-1")
+        .config_hash("config-1")
+        .build()
 }
 
 fn settings(max_unavailable: u32) -> RolloutSettings {

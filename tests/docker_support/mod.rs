@@ -3,15 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clawops::backend::docker::DockerBackend;
-use clawops::desired::{Agent, AgentPort, AgentRole, EnvVar, ImageSource};
-use clawops::spec::clawops::PullPolicy;
-use clawops::spec::hiclaw::{AgentState, ExposeProtocol, Runtime};
+use clawops::desired::Agent;
+use clawops::spec::hiclaw::ExposeProtocol;
 
 pub const BASE_IMAGE: &str = "clawops-test/agent:base";
 pub const HEALTH_IMAGE: &str = "clawops-test/agent:health";
@@ -136,45 +134,22 @@ impl Fleet {
         format!("{}-worker-{member}", self.name)
     }
 
-    /// A Running worker `member` on `image`.
+    /// A Running standalone worker `member` on `image`.
     pub fn agent(&self, member: &str, image: &str) -> Agent {
-        let home = format!("/root/hiclaw-fs/agents/{member}");
-        let env = BTreeMap::from([
-            ("HOME".to_owned(), plain(&home)),
-            ("HICLAW_WORKER_NAME".to_owned(), plain(member)),
-        ]);
-        Agent {
-            name: self.agent_name(member),
-            member: member.to_owned(),
-            worker_name: member.to_owned(),
-            role: AgentRole::Standalone,
-            group: "standalone".to_owned(),
-            team: None,
-            runtime: Runtime::Openclaw,
-            image: image.to_owned(),
-            image_source: ImageSource::Own,
-            pull_policy: PullPolicy::IfNotPresent,
-            state: AgentState::Running,
-            container_managed: true,
-            env,
-            labels: BTreeMap::from([("team.example/owner".to_owned(), "qa".to_owned())]),
-            ports: vec![AgentPort {
-                port: 8088,
-                protocol: ExposeProtocol::Http,
-            }],
-            hostname: None,
-            debug_targets: Vec::new(),
-            resources: Default::default(),
-            probe: None,
-            workspace: BTreeMap::from([
-                ("SOUL.md".to_owned(), format!("I am {member}.\n")),
-                ("config/mcporter.json".to_owned(), "{}\n".to_owned()),
-            ]),
-            file: "workers.yaml".to_owned(),
-            line: 1,
-            runtime_hash: format!("runtime-{member}-1"),
-            config_hash: format!("config-{member}-1"),
-        }
+        Agent::builder(member)
+            .prefix(&format!("{}-", self.name))
+            .standalone()
+            .image(image)
+            .env("HOME", &format!("/root/hiclaw-fs/agents/{member}"))
+            .env("HICLAW_WORKER_NAME", member)
+            .label("team.example/owner", "qa")
+            .port(8088, ExposeProtocol::Http)
+            .workspace_file("SOUL.md", &format!("I am {member}.\n"))
+            .workspace_file("config/mcporter.json", "{}\n")
+            .file("workers.yaml")
+            .runtime_hash(&format!("runtime-{member}-1"))
+            .config_hash(&format!("config-{member}-1"))
+            .build()
     }
 
     /// A Running worker `member` on `image`, prepared for, created and started.
@@ -194,14 +169,6 @@ impl Fleet {
         let mut args = vec!["exec", container];
         args.extend(command);
         docker(&args)
-    }
-}
-
-fn plain(value: &str) -> EnvVar {
-    EnvVar {
-        value: value.to_owned(),
-        secret_ref: false,
-        sensitive: false,
     }
 }
 
@@ -236,6 +203,10 @@ impl Drop for Fleet {
 }
 
 /// A fresh fleet, or `None` (with a note) when no engine runs and `CI` is not set.
+#[allow(
+    clippy::print_stderr,
+    reason = "a test that cannot run says so on stderr; under CI it fails instead"
+)]
 pub async fn fleet() -> Option<Fleet> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
