@@ -97,7 +97,7 @@ pub struct ApplyOptions {
 }
 
 /// Shared state of one apply.
-struct Run<'a, B: Backend> {
+struct Run<'a, B: Backend + ?Sized> {
     backend: &'a B,
     desired: &'a Desired,
     options: &'a ApplyOptions,
@@ -110,7 +110,7 @@ struct Run<'a, B: Backend> {
     limit: Semaphore,
 }
 
-impl<B: Backend> Run<'_, B> {
+impl<B: Backend + ?Sized> Run<'_, B> {
     /// Whether new steps may still start.
     fn may_start(&self) -> bool {
         !self.halted.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
@@ -123,7 +123,7 @@ impl<B: Backend> Run<'_, B> {
 /// batches at its own pace (a slow health gate in one team does not hold the others back),
 /// while a group's first batch still waits for everything before it. Steps whose
 /// dependencies did not all succeed are not attempted.
-pub async fn apply<B: Backend>(
+pub async fn apply<B: Backend + ?Sized>(
     backend: &B,
     desired: &Desired,
     plan: &Plan,
@@ -177,7 +177,10 @@ pub async fn apply<B: Backend>(
 
 /// Runs one step once its turn comes under the concurrency bound; `None` when the rollout
 /// stopped before it began.
-async fn run_step_timed<B: Backend>(run: &Run<'_, B>, step: &Step) -> (usize, Option<StepOutcome>) {
+async fn run_step_timed<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> (usize, Option<StepOutcome>) {
     let _permit = match step.op {
         Op::WaitHealthy => None,
         _ => run.limit.acquire().await.ok(),
@@ -196,7 +199,7 @@ async fn run_step_timed<B: Backend>(run: &Run<'_, B>, step: &Step) -> (usize, Op
 }
 
 /// Runs one step: an exhaustive match, one function per operation.
-async fn run_step<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
+async fn run_step<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome {
     let result = match step.op {
         Op::CreateAgent => create_agent(run, step).await,
         Op::RecreateAgent => recreate_agent(run, step).await,
@@ -219,7 +222,7 @@ async fn run_step<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
     }
 }
 
-fn commit(run: &Run<'_, impl Backend>) -> Option<String> {
+fn commit(run: &Run<'_, impl Backend + ?Sized>) -> Option<String> {
     run.desired
         .revision
         .as_ref()
@@ -227,7 +230,7 @@ fn commit(run: &Run<'_, impl Backend>) -> Option<String> {
 }
 
 fn agent_of<'a>(
-    run: &Run<'a, impl Backend>,
+    run: &Run<'a, impl Backend + ?Sized>,
     step: &Step,
 ) -> Result<&'a crate::desired::Agent, BackendError> {
     run.desired
@@ -235,25 +238,35 @@ fn agent_of<'a>(
         .ok_or_else(|| BackendError::Request {
             operation: "find",
             agent: step.agent.clone(),
+            transient: false,
             source: "the plan names an agent the desired state does not have".into(),
         })
 }
 
 /// The team's access rules: as the desired state has them, or gone with the team.
-async fn update_team_access<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn update_team_access<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), BackendError> {
     let team = crate::plan::team_of_resource(&step.agent).unwrap_or(&step.agent);
     let access = run.desired.teams.iter().find(|wanted| wanted.name == team);
     run.backend.update_team_access(team, access).await
 }
 
-async fn create_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn create_agent<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), BackendError> {
     let agent = agent_of(run, step)?;
     run.backend
         .create_agent(agent, commit(run).as_deref())
         .await
 }
 
-async fn recreate_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn recreate_agent<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), BackendError> {
     let agent = agent_of(run, step)?;
     run.backend
         .recreate_agent(agent, commit(run).as_deref())
@@ -262,14 +275,17 @@ async fn recreate_agent<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(),
     Ok(())
 }
 
-async fn push_config<B: Backend>(run: &Run<'_, B>, step: &Step) -> Result<(), BackendError> {
+async fn push_config<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), BackendError> {
     let agent = agent_of(run, step)?;
     run.backend.push_config(agent, commit(run).as_deref()).await
 }
 
 /// The health gate; on failure, the group's `on_failure` decides between leaving the
 /// agent for inspection and restoring its previous container.
-async fn wait_healthy<B: Backend>(run: &Run<'_, B>, step: &Step) -> Outcome {
+async fn wait_healthy<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome {
     let Ok(agent) = agent_of(run, step) else {
         return Outcome::Failed(format!("{} is not in the desired state", step.agent));
     };

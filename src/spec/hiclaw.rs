@@ -59,6 +59,30 @@ pub enum AgentState {
     Stopped,
 }
 
+impl AgentState {
+    /// The state's name as written in git and recorded by the backends: `Running`,
+    /// `Sleeping` or `Stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Running => "Running",
+            AgentState::Sleeping => "Sleeping",
+            AgentState::Stopped => "Stopped",
+        }
+    }
+
+    /// The state named `name` (as [`AgentState::as_str`] writes it); `None` for any other
+    /// text.
+    pub fn from_name(name: &str) -> Option<AgentState> {
+        [
+            AgentState::Running,
+            AgentState::Sleeping,
+            AgentState::Stopped,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
+}
+
 /// A remote skill repository (`nacos://host/namespace`) and the skills taken from it.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
