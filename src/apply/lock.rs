@@ -1,7 +1,7 @@
 //! Holding the fleet's apply lock: wait for it up to a timeout, renew the lease while the
 //! apply runs, release it at the end. The lease and its pace are the backend's
 //! ([`crate::backend::lock`]): it outlives a killed apply by at most
-//! [`LEASE_SECONDS`](crate::backend::lock::LEASE_SECONDS).
+//! [`LEASE_SECONDS`].
 
 use std::future::Future;
 use std::time::{Duration, Instant};
