@@ -1,63 +1,41 @@
 //! Holding the fleet's apply lock: wait for it up to a timeout, renew the lease while the
-//! apply runs, release it at the end. The lease outlives a killed apply by at most
+//! apply runs, release it at the end. The lease and its pace are the backend's
+//! ([`crate::backend::lock`]): it outlives a killed apply by at most
 //! [`LEASE_SECONDS`].
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, BackendError, LockHolder};
-
-/// How long a lease lasts without renewal.
-pub const LEASE_SECONDS: u64 = 60;
-/// How often a held lease is renewed.
-const RENEW_EVERY: Duration = Duration::from_secs(LEASE_SECONDS / 3);
-/// How often a waiting apply asks again.
-const RETRY_EVERY: Duration = Duration::from_millis(500);
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-/// This process as a lock holder, with a fresh lease.
-pub fn this_process() -> LockHolder {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".to_owned());
-    let since = now();
-    LockHolder {
-        host,
-        pid: std::process::id(),
-        since,
-        expires: since + LEASE_SECONDS,
-    }
-}
+use crate::backend::lock::{LEASE_SECONDS, RENEW_EVERY, RETRY_EVERY, now, this_process};
+use crate::backend::{Backend, BackendError, LockHolder, Look, wait_until};
 
 /// Takes the lock, waiting up to `timeout` while another apply holds it.
-pub async fn acquire<B: Backend>(
+pub async fn acquire<B: Backend + ?Sized>(
     backend: &B,
     timeout: Duration,
 ) -> Result<LockHolder, BackendError> {
-    let started = Instant::now();
     let holder = this_process();
-    loop {
-        match backend.try_lock(&holder).await {
-            Ok(()) => return Ok(holder),
-            Err(BackendError::Locked { holder: current }) if started.elapsed() < timeout => {
+    let holder_ref = &holder;
+    let look = move || async move {
+        match backend.try_lock(holder_ref).await {
+            Ok(()) => Ok(Look::Done(())),
+            Err(BackendError::Locked { holder: current }) => {
                 tracing::info!(holder = %current, "waiting for the apply lock");
-                tokio::time::sleep(RETRY_EVERY).await;
+                Ok(Look::Waiting(current))
             }
-            Err(error) => return Err(error),
+            Err(error) => Err(error),
         }
-    }
+    };
+    wait_until(Instant::now() + timeout, RETRY_EVERY, look)
+        .await
+        .map_err(|error| {
+            error.into_backend_error(|current| BackendError::Locked { holder: current })
+        })?;
+    Ok(holder)
 }
 
 /// Runs `work` while renewing `holder`'s lease, then releases the lock.
-pub async fn hold_while<B: Backend, T>(
+pub async fn hold_while<B: Backend + ?Sized, T>(
     backend: &B,
     holder: LockHolder,
     work: impl Future<Output = T>,

@@ -50,6 +50,7 @@ impl ScriptedBackend {
     }
 }
 
+#[async_trait::async_trait]
 impl Backend for ScriptedBackend {
     fn describe(&self) -> String {
         "scripted".to_owned()

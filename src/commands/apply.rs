@@ -41,7 +41,6 @@ fn load_plan(path: &Path) -> Result<Plan, String> {
     Ok(plan)
 }
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 /// Asks on a terminal; without one, `--yes` is required.
 fn confirmed(context: &Context, yes: bool) -> bool {
     use std::io::{BufRead, IsTerminal};
@@ -62,7 +61,6 @@ fn confirmed(context: &Context, yes: bool) -> bool {
     read && answer.trim() == "yes"
 }
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn report(context: &Context, plan: &Plan, report: &crate::apply::ApplyReport, seconds: f64) {
     let (done, failed, not_attempted) = report.counts();
     for outcome in &report.outcomes {
@@ -90,7 +88,6 @@ fn report(context: &Context, plan: &Plan, report: &crate::apply::ApplyReport, se
     ));
 }
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn execute(
     context: &Context,
     args: &ApplyArgs,
@@ -142,7 +139,7 @@ fn execute(
         let reconcile = Reconcile {
             context,
             desired,
-            backend: &backend,
+            backend: backend.as_ref(),
             prune: args.prune,
             prune_volumes: args.prune_volumes,
             allow_mass_delete: args.allow_mass_delete,
@@ -176,16 +173,4 @@ fn execute(
             }
         }
     })
-}
-
-#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
-fn execute(
-    context: &Context,
-    _args: &ApplyArgs,
-    _desired: &Desired,
-    config: &Config,
-    _saved: Option<Plan>,
-) -> ExitCode {
-    context.printer.error(&super::live::unavailable(config));
-    ExitCode::FAILURE
 }

@@ -6,7 +6,6 @@ pub mod github;
 pub mod live;
 pub mod pilot;
 pub mod plan;
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 pub mod reconcile;
 pub mod render;
 pub mod schema;

@@ -91,9 +91,7 @@ fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Obse
 }
 
 /// Plans against the live fleet (the backend `clawops.toml` names).
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode {
-    use crate::backend::Backend;
     let Some((desired, config)) = super::resolve_at(context, options) else {
         return ExitCode::FAILURE;
     };
@@ -111,14 +109,6 @@ fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode
             ExitCode::FAILURE
         }
     }
-}
-
-#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
-fn live(context: &Context, _args: &PlanArgs, options: &SourceOptions) -> ExitCode {
-    if let Some((_, config)) = super::resolve_at(context, options) {
-        context.printer.error(&super::live::unavailable(&config));
-    }
-    ExitCode::FAILURE
 }
 
 fn show(context: &Context, plan: &Plan, format: PlanFormat) {

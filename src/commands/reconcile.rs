@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::Context;
-use super::live::LiveBackend;
 use crate::apply::{ApplyOptions, ApplyReport, Progress};
 use crate::backend::{Backend, BackendError};
 use crate::desired::Desired;
@@ -23,7 +22,7 @@ pub(crate) struct Reconcile<'a> {
     /// What the fleet should be.
     pub desired: &'a Desired,
     /// The fleet.
-    pub backend: &'a LiveBackend,
+    pub backend: &'a dyn Backend,
     /// Delete agents that left git (`--prune`, or `[prune] enabled`).
     pub prune: bool,
     /// Deleting an agent removes its workspace volume too.

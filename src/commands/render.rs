@@ -54,7 +54,7 @@ fn kubernetes(
 ) -> ExitCode {
     context
         .printer
-        .error(&super::live::LiveError::BackendUnavailable {
+        .error(&crate::backend::BackendError::Unavailable {
             backend: "kubernetes",
         });
     ExitCode::FAILURE

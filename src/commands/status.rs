@@ -24,26 +24,15 @@ pub fn run(context: &Context, args: &StatusArgs) -> ExitCode {
     }
 }
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn observe(
     context: &Context,
     desired: &Desired,
     config: &crate::spec::Config,
 ) -> Result<Observed, super::live::LiveError> {
-    use crate::backend::Backend;
     super::live::runtime()?.block_on(async {
         let backend = super::live::open(context, config, &desired.fleet).await?;
         Ok(backend.observe().await?)
     })
-}
-
-#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
-fn observe(
-    _context: &Context,
-    _desired: &Desired,
-    config: &crate::spec::Config,
-) -> Result<Observed, super::live::LiveError> {
-    Err(super::live::unavailable(config))
 }
 
 /// One row per agent, desired or observed: name, group, state, health, image, commit.

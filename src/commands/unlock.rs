@@ -26,24 +26,13 @@ pub fn run(context: &Context, args: &UnlockArgs) -> ExitCode {
     }
 }
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn release(
     context: &Context,
     fleet: &str,
     config: &crate::spec::Config,
 ) -> Result<(), super::live::LiveError> {
-    use crate::backend::Backend;
     super::live::runtime()?.block_on(async {
         let backend = super::live::open(context, config, fleet).await?;
         Ok(backend.unlock(None).await?)
     })
-}
-
-#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
-fn release(
-    _context: &Context,
-    _fleet: &str,
-    config: &crate::spec::Config,
-) -> Result<(), super::live::LiveError> {
-    Err(super::live::unavailable(config))
 }

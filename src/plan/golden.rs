@@ -97,7 +97,11 @@ fn running(applied: &[(String, String)]) -> Observed {
 
 /// The text plan (no colour) that takes `observed` to `desired`.
 fn plan_text(desired: &Desired, observed: &Observed, prune: bool) -> String {
-    text(&plan(desired, observed, &PlanOptions { prune }), false)
+    let options = PlanOptions {
+        prune,
+        ..PlanOptions::default()
+    };
+    text(&plan(desired, observed, &options), false)
 }
 
 /// The text plan from the fleet `before` (applied exactly) to `after`.

@@ -16,6 +16,16 @@ pub enum BackendKind {
     Kubernetes,
 }
 
+impl BackendKind {
+    /// The backend's name, as `[fleet] backend` and `--backend` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Docker => "docker",
+            BackendKind::Kubernetes => "kubernetes",
+        }
+    }
+}
+
 /// The whole of `clawops.toml`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]

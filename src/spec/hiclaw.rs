@@ -60,13 +60,26 @@ pub enum AgentState {
 }
 
 impl AgentState {
-    /// The state's name as written in YAML (and in the labels clawops records).
+    /// The state's name as written in git and recorded by the backends: `Running`,
+    /// `Sleeping` or `Stopped`.
     pub fn as_str(self) -> &'static str {
         match self {
             AgentState::Running => "Running",
             AgentState::Sleeping => "Sleeping",
             AgentState::Stopped => "Stopped",
         }
+    }
+
+    /// The state named `name` (as [`AgentState::as_str`] writes it); `None` for any other
+    /// text.
+    pub fn from_name(name: &str) -> Option<AgentState> {
+        [
+            AgentState::Running,
+            AgentState::Sleeping,
+            AgentState::Stopped,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
     }
 }
 

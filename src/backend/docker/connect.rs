@@ -9,8 +9,9 @@ use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{CreateImageOptionsBuilder, RenameContainerOptionsBuilder};
 use futures_util::TryStreamExt;
 
-use super::{DockerBackend, FLEET_LABEL, SET_ASIDE_SUFFIX, is_not_found, request_error};
+use super::{DockerBackend, SET_ASIDE_SUFFIX, is_not_found, request_error};
 use crate::backend::BackendError;
+use crate::backend::labels::FLEET_LABEL;
 use crate::desired::Agent;
 use crate::spec::clawops::PullPolicy;
 

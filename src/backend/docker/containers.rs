@@ -15,11 +15,13 @@ use bollard::query_parameters::{
 use super::records::{self, StoredRecord};
 use super::workspace;
 use super::{
-    AGENT_LABEL, APPLIED_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL,
-    ROLE_LABEL, RUNTIME_HASH_LABEL, STATE_LABEL, STOP_GRACE_SECONDS, is_not_found, request_error,
-    set_aside_name, volume_name,
+    APPLIED_LABEL, CONFIG_HASH_LABEL, DockerBackend, ROLE_LABEL, STOP_GRACE_SECONDS, is_not_found,
+    request_error, set_aside_name, volume_name,
 };
 use crate::backend::BackendError;
+use crate::backend::labels::{
+    AGENT_LABEL, COMMIT_LABEL, FLEET_LABEL, RUNTIME_HASH_LABEL, STATE_LABEL,
+};
 use crate::desired::{Agent, AgentRole, cpu_nanos, memory_bytes};
 use crate::spec::hiclaw::AgentState;
 
@@ -36,6 +38,7 @@ fn applied_labels(
     let applied = serde_json::to_string(agent).map_err(|source| BackendError::Request {
         operation: "encode applied labels",
         agent: agent.name.clone(),
+        transient: false,
         source: Box::new(source),
     })?;
     let mut labels: HashMap<String, String> = agent.labels.clone().into_iter().collect();
@@ -47,20 +50,11 @@ fn applied_labels(
             COMMIT_LABEL.to_owned(),
             commit.unwrap_or_default().to_owned(),
         ),
-        (STATE_LABEL.to_owned(), state_name(agent.state).to_owned()),
+        (STATE_LABEL.to_owned(), agent.state.as_str().to_owned()),
         (ROLE_LABEL.to_owned(), agent.role.as_str().to_owned()),
         (APPLIED_LABEL.to_owned(), applied),
     ]);
     Ok(labels)
-}
-
-/// An applied state as recorded in labels.
-pub(super) fn state_name(state: AgentState) -> &'static str {
-    match state {
-        AgentState::Running => "Running",
-        AgentState::Sleeping => "Sleeping",
-        AgentState::Stopped => "Stopped",
-    }
 }
 
 /// The env of the container, secret references resolved (values never logged).
@@ -159,7 +153,7 @@ async fn ensure_volume(
     let labels = HashMap::from([
         (FLEET_LABEL.to_owned(), backend.fleet.clone()),
         (AGENT_LABEL.to_owned(), agent.name.clone()),
-        (STATE_LABEL.to_owned(), state_name(agent.state).to_owned()),
+        (STATE_LABEL.to_owned(), agent.state.as_str().to_owned()),
         (RUNTIME_HASH_LABEL.to_owned(), agent.runtime_hash.clone()),
         (CONFIG_HASH_LABEL.to_owned(), agent.config_hash.clone()),
         (
@@ -282,6 +276,7 @@ pub(super) async fn roll_back(backend: &DockerBackend, name: &str) -> Result<(),
         return Err(BackendError::Request {
             operation: "roll back",
             agent: name.to_owned(),
+            transient: false,
             source: format!("no container {old} to restore").into(),
         });
     };

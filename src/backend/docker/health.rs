@@ -1,6 +1,7 @@
 //! Health gate: waiting until an agent runs and is healthy, and running commands inside a
 //! container.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
@@ -8,7 +9,7 @@ use bollard::models::{ContainerState, HealthStatusEnum};
 use futures_util::StreamExt;
 
 use super::{DockerBackend, request_error};
-use crate::backend::BackendError;
+use crate::backend::{BackendError, Look, wait_until};
 use crate::desired::Agent;
 use crate::spec::hiclaw::Probe;
 
@@ -57,14 +58,9 @@ pub(super) async fn exec(
     Ok((inspect.exit_code.unwrap_or(-1), output))
 }
 
-/// What one look at the container says.
-enum Verdict {
-    Healthy,
-    Failed(String),
-    Waiting(String),
-}
-
-/// Judges the container's state: health check first, then `probe`, then stability.
+/// Judges the container's state: health check first, then `probe`, then stability. While
+/// a stability window runs, only its end can change the verdict (a crash meanwhile shows
+/// then as a new restart count or a stopped container), so the next look is at its end.
 async fn judge(
     backend: &DockerBackend,
     agent: &Agent,
@@ -72,59 +68,50 @@ async fn judge(
     probe: Option<&Probe>,
     stable_since: &mut Option<(Instant, i64)>,
     restarts: i64,
-) -> Result<Verdict, BackendError> {
+) -> Result<Look<()>, BackendError> {
     if state.running != Some(true) || state.restarting == Some(true) {
         *stable_since = None;
         let exit = state.exit_code.unwrap_or_default();
         return Ok(if state.restarting == Some(true) {
-            Verdict::Waiting("restarting".to_owned())
+            Look::Waiting("restarting".to_owned())
         } else {
-            Verdict::Failed(format!("not running (exit code {exit})"))
+            Look::Failed(format!("not running (exit code {exit})"))
         });
     }
     let health = state.health.as_ref().and_then(|health| health.status);
     match health {
-        Some(HealthStatusEnum::HEALTHY) => return Ok(Verdict::Healthy),
+        Some(HealthStatusEnum::HEALTHY) => return Ok(Look::Done(())),
         Some(HealthStatusEnum::UNHEALTHY) => {
-            return Ok(Verdict::Failed("health check reports unhealthy".to_owned()));
+            return Ok(Look::Failed("health check reports unhealthy".to_owned()));
         }
         Some(HealthStatusEnum::STARTING) => {
-            return Ok(Verdict::Waiting("health check starting".to_owned()));
+            return Ok(Look::Waiting("health check starting".to_owned()));
         }
         _ => {}
     }
     if let Some(probe) = probe {
         let (code, _) = exec(backend, &agent.name, &probe.exec).await?;
         return Ok(if code == 0 {
-            Verdict::Healthy
+            Look::Done(())
         } else {
-            Verdict::Waiting(format!("probe exited with {code}"))
+            Look::Waiting(format!("probe exited with {code}"))
         });
     }
+    let unstable = "running, not yet stable".to_owned();
     match stable_since {
-        Some((since, count)) if *count == restarts => Ok(if since.elapsed() >= STABILITY_WINDOW {
-            Verdict::Healthy
-        } else {
-            Verdict::Waiting("running, not yet stable".to_owned())
-        }),
+        Some((since, count)) if *count == restarts => {
+            let left = STABILITY_WINDOW.saturating_sub(since.elapsed());
+            Ok(if left.is_zero() {
+                Look::Done(())
+            } else {
+                Look::WaitingFor(unstable, left.max(Duration::from_millis(10)))
+            })
+        }
         _ => {
             *stable_since = Some((Instant::now(), restarts));
-            Ok(Verdict::Waiting("running, not yet stable".to_owned()))
+            Ok(Look::WaitingFor(unstable, STABILITY_WINDOW))
         }
     }
-}
-
-/// How long to wait before looking again. While a stability window runs, only its end can
-/// change the verdict (a crash meanwhile shows then as a new restart count or a stopped
-/// container), so one look at its end replaces polling through it.
-fn pause(stable_since: Option<(Instant, i64)>, deadline: Instant) -> Duration {
-    let pause = match stable_since {
-        Some((since, _)) => STABILITY_WINDOW
-            .saturating_sub(since.elapsed())
-            .max(Duration::from_millis(10)),
-        None => POLL_INTERVAL,
-    };
-    pause.min(deadline.saturating_duration_since(Instant::now()))
 }
 
 /// See [`crate::backend::Backend::wait_healthy`].
@@ -134,15 +121,11 @@ pub(super) async fn wait_healthy(
     timeout: Duration,
     probe: Option<&Probe>,
 ) -> Result<(), BackendError> {
-    let deadline = Instant::now() + timeout;
-    let mut stable_since = None;
-    let mut last = "not inspected yet".to_owned();
-    let unhealthy = |reason: String| BackendError::Unhealthy {
-        agent: agent.name.clone(),
-        seconds: timeout.as_secs(),
-        reason,
-    };
-    while Instant::now() < deadline {
+    // Since when (and at which restart count) the container has been seen up, kept
+    // between looks.
+    let stable_since = Mutex::new(None);
+    let stable_since = &stable_since;
+    let look = move || async move {
         let inspect = backend
             .docker
             .inspect_container(&agent.name, None)
@@ -150,12 +133,20 @@ pub(super) async fn wait_healthy(
             .map_err(request_error("inspect", &agent.name))?;
         let restarts = inspect.restart_count.unwrap_or_default();
         let state = inspect.state.unwrap_or_default();
-        match judge(backend, agent, &state, probe, &mut stable_since, restarts).await? {
-            Verdict::Healthy => return Ok(()),
-            Verdict::Failed(reason) => return Err(unhealthy(reason)),
-            Verdict::Waiting(reason) => last = reason,
+        let mut since = stable_since.lock().map_or(None, |since| *since);
+        let found = judge(backend, agent, &state, probe, &mut since, restarts).await;
+        if let Ok(mut kept) = stable_since.lock() {
+            *kept = since;
         }
-        tokio::time::sleep(pause(stable_since, deadline)).await;
-    }
-    Err(unhealthy(last))
+        found
+    };
+    wait_until(Instant::now() + timeout, POLL_INTERVAL, look)
+        .await
+        .map_err(|error| {
+            error.into_backend_error(|reason| BackendError::Unhealthy {
+                agent: agent.name.clone(),
+                seconds: timeout.as_secs(),
+                reason,
+            })
+        })
 }

@@ -101,6 +101,7 @@ impl DockerBackend {
         let encode_error = |source: std::io::Error| BackendError::Request {
             operation: "build the lock image",
             agent: HOLDER_IMAGE.to_owned(),
+            transient: false,
             source: Box::new(source),
         };
         builder
@@ -148,6 +149,7 @@ impl DockerBackend {
         let lease = serde_json::to_vec(holder).map_err(|source| BackendError::Request {
             operation: "write the lease",
             agent: name.clone(),
+            transient: false,
             source: Box::new(source),
         })?;
         upload_files(

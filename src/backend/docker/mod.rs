@@ -36,18 +36,11 @@ use crate::desired::Agent;
 use crate::observe::Observed;
 use crate::spec::hiclaw::Probe;
 
-/// Label naming the fleet that owns a container, volume or network.
-pub const FLEET_LABEL: &str = "clawops.dev/fleet";
-/// Label naming the agent a volume belongs to.
-pub const AGENT_LABEL: &str = "clawops.dev/agent";
-/// Label holding the runtime hash applied at creation.
-pub const RUNTIME_HASH_LABEL: &str = "clawops.dev/runtime-hash";
+// The fleet, agent, runtime-hash, commit and state labels use the keys both backends
+// share, in `crate::backend::labels`; the labels below are this backend's own.
+
 /// Label holding the config hash applied at creation.
 pub const CONFIG_HASH_LABEL: &str = "clawops.dev/config-hash";
-/// Label holding the commit applied at creation.
-pub const COMMIT_LABEL: &str = "clawops.dev/commit";
-/// Label holding the agent state applied at creation.
-pub const STATE_LABEL: &str = "clawops.dev/state";
 /// Label holding the agent's role.
 pub const ROLE_LABEL: &str = "clawops.dev/role";
 /// Label holding the applied [`Agent`] record as JSON. It may hold sensitive env values
@@ -108,7 +101,7 @@ pub fn set_aside_name(agent_name: &str) -> String {
     format!("{agent_name}{SET_ASIDE_SUFFIX}")
 }
 
-/// Wraps a client error as [`BackendError::Request`].
+/// Wraps a client error as [`BackendError::Request`], transient as [`is_transient`] says.
 fn request_error(
     operation: &'static str,
     agent: &str,
@@ -117,7 +110,24 @@ fn request_error(
     move |source| BackendError::Request {
         operation,
         agent,
+        transient: is_transient(&source),
         source: Box::new(source),
+    }
+}
+
+/// Whether a client error may go away by trying again: the engine answered 408, 429 or a
+/// 5xx, or the request did not get through (connection refused or lost, timeout).
+pub fn is_transient(error: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error;
+    match error {
+        Error::DockerResponseServerError { status_code, .. } => {
+            crate::backend::error::transient_status(*status_code)
+        }
+        Error::IOError { err } => crate::backend::error::transient_io(err),
+        Error::RequestTimeoutError
+        | Error::HyperResponseError { .. }
+        | Error::HyperLegacyError { .. } => true,
+        _ => false,
     }
 }
 
@@ -132,6 +142,7 @@ fn is_not_found(error: &bollard::errors::Error) -> bool {
     )
 }
 
+#[async_trait::async_trait]
 impl Backend for DockerBackend {
     fn describe(&self) -> String {
         format!("docker {}", self.address)
@@ -204,5 +215,45 @@ impl Backend for DockerBackend {
         probe: Option<&Probe>,
     ) -> Result<(), BackendError> {
         health::wait_healthy(self, agent, timeout, probe).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status_code: u16) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: "from the engine".to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_engine_in_trouble_is_transient_a_refusal_is_not() {
+        assert!(is_transient(&answered(503)));
+        assert!(is_transient(&answered(500)));
+        assert!(!is_transient(&answered(404)));
+        assert!(!is_transient(&answered(409)));
+        assert!(request_error("inspect", "a")(answered(503)).is_transient());
+        assert!(!request_error("create", "a")(answered(400)).is_transient());
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_does_not_answer_is_transient() {
+        // A port that was just free: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let docker = Docker::connect_with_http(
+            &format!("http://127.0.0.1:{port}"),
+            5,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("a client");
+        let error = docker.ping().await.expect_err("nothing listens there");
+        assert!(is_transient(&error), "{error:?}");
+        assert!(request_error("ping", "engine")(error).is_transient());
     }
 }

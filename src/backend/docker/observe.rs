@@ -10,11 +10,9 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, Volume};
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
 
 use super::records::{self, StoredRecord};
-use super::{
-    AGENT_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, FLEET_LABEL, RUNTIME_HASH_LABEL,
-    SET_ASIDE_SUFFIX, STATE_LABEL, request_error,
-};
+use super::{CONFIG_HASH_LABEL, DockerBackend, SET_ASIDE_SUFFIX, request_error};
 use crate::backend::BackendError;
+use crate::backend::labels::{AGENT_LABEL, COMMIT_LABEL, FLEET_LABEL, RUNTIME_HASH_LABEL};
 use crate::observe::{Health, Observed, ObservedAgent, ObservedSource, ObservedStatus};
 
 /// See [`crate::backend::Backend::observe`].
@@ -154,7 +152,7 @@ async fn observe_container(
         runtime_hash: label(&labels, RUNTIME_HASH_LABEL),
         config_hash: label(&labels, CONFIG_HASH_LABEL),
         commit: (!commit.is_empty()).then_some(commit),
-        applied_state: records::parse_state(labels.get(STATE_LABEL)),
+        applied_state: records::recorded_state(&labels),
         last_applied: applied,
         edited: Vec::new(),
     };
@@ -206,7 +204,7 @@ fn missing_agents(
                 runtime_hash: label(&volume.labels, RUNTIME_HASH_LABEL),
                 config_hash: label(&volume.labels, CONFIG_HASH_LABEL),
                 commit: (!commit.is_empty()).then_some(commit),
-                applied_state: records::parse_state(volume.labels.get(STATE_LABEL)),
+                applied_state: records::recorded_state(&volume.labels),
                 last_applied: None,
                 edited: Vec::new(),
                 name,

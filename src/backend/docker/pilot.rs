@@ -60,6 +60,7 @@ pub(super) async fn bootstrap(backend: &DockerBackend, agent: &Agent) -> Result<
             return Err(BackendError::Request {
                 operation: "pilot bootstrap",
                 agent: agent.name.clone(),
+                transient: false,
                 source: format!(
                     "`{}` exited with {code}: {}",
                     command.join(" "),

@@ -19,11 +19,9 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::workspace::{read_file, upload_files};
-use super::{
-    APPLIED_LABEL, COMMIT_LABEL, CONFIG_HASH_LABEL, DockerBackend, STATE_LABEL, is_not_found,
-    request_error,
-};
+use super::{APPLIED_LABEL, CONFIG_HASH_LABEL, DockerBackend, is_not_found, request_error};
 use crate::backend::BackendError;
+use crate::backend::labels::{COMMIT_LABEL, STATE_LABEL};
 use crate::desired::{Agent, Workspace};
 use crate::spec::hiclaw::AgentState;
 
@@ -76,7 +74,7 @@ pub(super) struct StoredRecord {
 /// The agent clawops applied at creation and the record its labels hold.
 pub(super) fn from_labels(labels: &HashMap<String, String>) -> Option<(Agent, AppliedRecord)> {
     let applied: Agent = serde_json::from_str(labels.get(APPLIED_LABEL)?).ok()?;
-    let state = parse_state(labels.get(STATE_LABEL)).unwrap_or(applied.state);
+    let state = recorded_state(labels).unwrap_or(applied.state);
     let commit = labels.get(COMMIT_LABEL).filter(|commit| !commit.is_empty());
     let record = AppliedRecord {
         state,
@@ -103,14 +101,11 @@ pub(super) fn in_force(
     }
 }
 
-/// An applied state as recorded in a label.
-pub(super) fn parse_state(value: Option<&String>) -> Option<AgentState> {
-    match value.map(String::as_str) {
-        Some("Running") => Some(AgentState::Running),
-        Some("Sleeping") => Some(AgentState::Sleeping),
-        Some("Stopped") => Some(AgentState::Stopped),
-        _ => None,
-    }
+/// An applied state as recorded in the state label.
+pub(super) fn recorded_state(labels: &HashMap<String, String>) -> Option<AgentState> {
+    labels
+        .get(STATE_LABEL)
+        .and_then(|name| AgentState::from_name(name))
 }
 
 /// The agent a container belongs to (a set-aside container's too).
@@ -141,6 +136,7 @@ pub(super) async fn read_all(
     let read_error = |source: std::io::Error| BackendError::Request {
         operation: "read applied records",
         agent: name.clone(),
+        transient: false,
         source: Box::new(source),
     };
     let mut records = HashMap::new();
@@ -208,6 +204,7 @@ pub(super) async fn write(
     let bytes = serde_json::to_vec_pretty(stored).map_err(|source| BackendError::Request {
         operation: "encode applied record",
         agent: agent.to_owned(),
+        transient: false,
         source: Box::new(source),
     })?;
     let path = format!("{RECORDS_DIR}/{agent}.json");

@@ -35,7 +35,15 @@ struct Pending {
     agent: String,
     volume: String,
     files: Vec<(String, String)>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), BatchFailure>>,
+}
+
+/// Why a batch was not written, as told to each create waiting on it (one error, many
+/// waiters: the text and whether trying again may help).
+#[derive(Clone, Debug)]
+struct BatchFailure {
+    message: String,
+    transient: bool,
 }
 
 /// The queue of one backend.
@@ -75,15 +83,19 @@ impl DockerBackend {
                 .unwrap_or_default();
             self.write_batches(queued).await;
         }
-        let failed = |message: String| BackendError::Request {
+        let failed = |failure: BatchFailure| BackendError::Request {
             operation: "write workspace",
             agent: agent.name.clone(),
-            source: message.into(),
+            transient: failure.transient,
+            source: failure.message.into(),
         };
         match result.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(failed(message)),
-            Err(_) => Err(failed("the batch writing it was dropped".to_owned())),
+            Ok(Err(failure)) => Err(failed(failure)),
+            Err(_) => Err(failed(BatchFailure {
+                message: "the batch writing it was dropped".to_owned(),
+                transient: true,
+            })),
         }
     }
 
@@ -98,11 +110,14 @@ impl DockerBackend {
                 });
             queued = later;
             let result = self.write_batch(&batch).await.map_err(|error| {
-                let mut text = error.to_string();
+                let mut message = error.to_string();
                 if let Some(source) = std::error::Error::source(&error) {
-                    text = format!("{text}: {source}");
+                    message = format!("{message}: {source}");
                 }
-                text
+                BatchFailure {
+                    message,
+                    transient: error.is_transient(),
+                }
             });
             for item in batch {
                 let _ = item.done.send(result.clone());

@@ -37,6 +37,7 @@ pub(super) fn archive<'a>(
     let encode_error = |source: std::io::Error| BackendError::Request {
         operation: "archive workspace",
         agent: agent.to_owned(),
+        transient: false,
         source: Box::new(source),
     };
     let mut builder = tar::Builder::new(Vec::new());
@@ -108,6 +109,7 @@ pub(super) async fn read_file(
     let read_error = |source: std::io::Error| BackendError::Request {
         operation: "read workspace",
         agent: container.to_owned(),
+        transient: false,
         source: Box::new(source),
     };
     let mut tar = tar::Archive::new(bytes.as_slice());
@@ -134,6 +136,7 @@ pub(super) async fn push_config(
         return Err(BackendError::Request {
             operation: "push config",
             agent: agent.name.clone(),
+            transient: false,
             source: "the agent has no container".into(),
         });
     };

@@ -16,8 +16,8 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::manifests::FLEET_LABEL;
 use super::settings::KubernetesSettings;
+use crate::backend::labels::FLEET_LABEL;
 use crate::desired::{TEAM_LABEL, TeamAccess};
 
 /// The objects of one team.

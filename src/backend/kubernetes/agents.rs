@@ -9,9 +9,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::ResourceExt;
 
 use super::KubernetesBackend;
-use super::manifests::{self, COMMIT_ANNOTATION, config_map_name, secret_name};
+use super::manifests::{self, config_map_name, secret_name};
 use super::observe::applied_agent;
 use crate::backend::BackendError;
+use crate::backend::labels::COMMIT_LABEL;
 use crate::desired::Agent;
 use crate::spec::hiclaw::AgentState;
 
@@ -48,7 +49,7 @@ async fn current(
     )?;
     let commit = config_map
         .as_ref()
-        .and_then(|config_map| config_map.annotations().get(COMMIT_ANNOTATION).cloned());
+        .and_then(|config_map| config_map.annotations().get(COMMIT_LABEL).cloned());
     let record = secret
         .as_ref()
         .and_then(|secret| applied_agent(secret, config_map.as_ref()));
@@ -57,6 +58,7 @@ async fn current(
         .ok_or_else(|| BackendError::Request {
             operation: "read the applied record of",
             agent: name.to_owned(),
+            transient: false,
             source: format!("Secret {secret_name} is missing or unreadable").into(),
         })
 }
@@ -86,6 +88,7 @@ pub(super) async fn roll_back(backend: &KubernetesBackend, name: &str) -> Result
         return Err(BackendError::Request {
             operation: "roll back",
             agent: name.to_owned(),
+            transient: false,
             source: "no record of the previous version was kept".into(),
         });
     };

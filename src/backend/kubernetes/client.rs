@@ -1,6 +1,6 @@
 //! The few API calls every object goes through: server-side apply (field manager
 //! `clawops`, forced only with `--force-conflicts`), its dry run, get, list by the fleet's
-//! label, delete, and the mapping of API errors to [`BackendError`].
+//! label, delete, and the mapping of API errors to [`BackendError`] (transient or not).
 
 use std::fmt::Debug;
 
@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::KubernetesBackend;
-use super::manifests::FLEET_LABEL;
 use crate::backend::BackendError;
+use crate::backend::labels::FLEET_LABEL;
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "clawops";
@@ -73,7 +73,19 @@ pub(super) fn request_error(
     BackendError::Request {
         operation,
         agent: object,
+        transient: is_transient(&error),
         source: Box::new(error),
+    }
+}
+
+/// Whether an API error may go away by trying again: the server answered 408, 429 or a
+/// 5xx, or the request did not get through (connection refused or lost, timeout).
+pub(super) fn is_transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => crate::backend::error::transient_status(status.code),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        kube::Error::ReadEvents(error) => crate::backend::error::transient_io(error),
+        _ => false,
     }
 }
 
@@ -140,12 +152,51 @@ impl KubernetesBackend {
 mod tests {
     use super::*;
 
-    fn conflict(message: &str) -> kube::Error {
+    fn answered(code: u16, reason: &str, message: &str) -> kube::Error {
         let status: kube::core::Status = serde_json::from_value(serde_json::json!({
-            "status": "Failure", "code": 409, "reason": "Conflict", "message": message,
+            "status": "Failure", "code": code, "reason": reason, "message": message,
         }))
         .expect("status");
         kube::Error::Api(Box::new(status))
+    }
+
+    fn conflict(message: &str) -> kube::Error {
+        answered(409, "Conflict", message)
+    }
+
+    #[test]
+    fn a_server_in_trouble_is_transient_a_refusal_is_not() {
+        let unavailable = answered(503, "ServiceUnavailable", "etcdserver: leader changed");
+        let throttled = answered(429, "TooManyRequests", "slow down");
+        let invalid = answered(422, "Invalid", "spec.replicas: Invalid value");
+        let forbidden = answered(403, "Forbidden", "cannot patch deployments");
+        assert!(is_transient(&unavailable));
+        assert!(is_transient(&throttled));
+        assert!(!is_transient(&invalid));
+        assert!(!is_transient(&forbidden));
+        assert!(request_error("apply", "Deployment/a".to_owned(), unavailable).is_transient());
+        assert!(!request_error("apply", "Deployment/a".to_owned(), invalid).is_transient());
+        let fields = request_error(
+            "apply",
+            "Deployment/a".to_owned(),
+            conflict("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"),
+        );
+        assert!(!fields.is_transient());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_is_transient() {
+        // A port that was just free: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let url = format!("http://127.0.0.1:{port}").parse().expect("a URL");
+        let client = kube::Client::try_from(kube::Config::new(url)).expect("a client");
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "fleet");
+        let error = api.get_opt("a").await.expect_err("nothing listens there");
+        assert!(is_transient(&error), "{error:?}");
+        assert!(request_error("get", "ConfigMap/a".to_owned(), error).is_transient());
     }
 
     #[test]

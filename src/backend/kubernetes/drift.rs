@@ -14,8 +14,9 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use super::KubernetesBackend;
-use super::manifests::{self, AGENT_LABEL};
+use super::manifests;
 use crate::backend::BackendError;
+use crate::backend::labels::{AGENT_LABEL, COMMIT_LABEL, STATE_LABEL};
 use crate::desired::Desired;
 use crate::observe::{Observed, ObservedStatus};
 
@@ -77,7 +78,7 @@ pub(super) async fn check_drift(
 /// readiness probe.
 fn keeping_live_records(mut intended: Deployment, live: &Deployment) -> Deployment {
     let annotations = intended.metadata.annotations.get_or_insert_default();
-    for key in [manifests::COMMIT_ANNOTATION, manifests::STATE_ANNOTATION] {
+    for key in [COMMIT_LABEL, STATE_LABEL] {
         match live.annotations().get(key) {
             Some(value) => annotations.insert(key.to_owned(), value.clone()),
             None => annotations.remove(key),

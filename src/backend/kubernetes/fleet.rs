@@ -12,9 +12,10 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use super::client::{Managed, is_not_found, object_id, request_error};
-use super::manifests::{FLEET_LABEL, config_map_name, secret_name};
+use super::manifests::{config_map_name, secret_name};
 use super::{INVENTORY_NAME, KubernetesBackend, access};
 use crate::backend::BackendError;
+use crate::backend::labels::FLEET_LABEL;
 use crate::desired::Agent;
 
 /// Key of the inventory's object list (JSON array of `Kind/name`).

@@ -12,8 +12,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::KubernetesBackend;
-use super::manifests::AGENT_LABEL;
-use crate::backend::BackendError;
+use crate::backend::labels::AGENT_LABEL;
+use crate::backend::{BackendError, Look, wait_until};
 use crate::desired::Agent;
 use crate::spec::hiclaw::Probe;
 
@@ -27,44 +27,26 @@ const HOPELESS: [&str; 6] = [
     "CreateContainerError",
 ];
 
-/// What one look at the agent found.
-#[derive(Debug, PartialEq)]
-enum Look {
-    Healthy,
-    Waiting(String),
-    Failed(String),
-}
-
 pub(super) async fn wait_healthy(
     backend: &KubernetesBackend,
     agent: &Agent,
     timeout: Duration,
     _probe: Option<&Probe>,
 ) -> Result<(), BackendError> {
-    let started = Instant::now();
-    loop {
-        let look = look(backend, &agent.name).await?;
-        let reason = match look {
-            Look::Healthy => return Ok(()),
-            Look::Failed(reason) => return Err(unhealthy(agent, timeout, reason)),
-            Look::Waiting(reason) => reason,
-        };
-        if started.elapsed() >= timeout {
-            return Err(unhealthy(agent, timeout, reason));
-        }
-        tokio::time::sleep(backend.poll_interval).await;
-    }
+    wait_until(Instant::now() + timeout, backend.poll_interval, || {
+        look(backend, &agent.name)
+    })
+    .await
+    .map_err(|error| {
+        error.into_backend_error(|reason| BackendError::Unhealthy {
+            agent: agent.name.clone(),
+            seconds: timeout.as_secs(),
+            reason,
+        })
+    })
 }
 
-fn unhealthy(agent: &Agent, timeout: Duration, reason: String) -> BackendError {
-    BackendError::Unhealthy {
-        agent: agent.name.clone(),
-        seconds: timeout.as_secs(),
-        reason,
-    }
-}
-
-async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look, BackendError> {
+async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look<()>, BackendError> {
     let Some(deployment) = backend.get::<Deployment>(name).await? else {
         return Ok(Look::Failed("its Deployment is gone".to_owned()));
     };
@@ -89,7 +71,7 @@ async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look, BackendEr
 }
 
 /// The rollout's state towards `wanted` replicas; `None` once it is complete.
-fn rollout(deployment: &Deployment, wanted: i32) -> Option<Look> {
+fn rollout(deployment: &Deployment, wanted: i32) -> Option<Look<()>> {
     let generation = deployment.metadata.generation.unwrap_or(0);
     let status = deployment.status.clone().unwrap_or_default();
     let progressing = status
@@ -124,7 +106,7 @@ fn rollout(deployment: &Deployment, wanted: i32) -> Option<Look> {
 }
 
 /// Whether the agent's pods are Ready (none left over from before, none that cannot start).
-fn pods_look(pods: &[Pod], wanted: i32) -> Look {
+fn pods_look(pods: &[Pod], wanted: i32) -> Look<()> {
     let live: Vec<&Pod> = pods
         .iter()
         .filter(|pod| pod.metadata.deletion_timestamp.is_none())
@@ -157,7 +139,7 @@ fn pods_look(pods: &[Pod], wanted: i32) -> Look {
         })
         .count();
     if i32::try_from(ready).unwrap_or(i32::MAX) >= wanted && live.len() == ready {
-        Look::Healthy
+        Look::Done(())
     } else {
         Look::Waiting(format!("{ready} of {wanted} pods Ready"))
     }

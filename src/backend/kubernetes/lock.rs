@@ -13,7 +13,8 @@ use kube::api::{DeleteParams, PostParams, Preconditions};
 
 use super::KubernetesBackend;
 use super::client::request_error;
-use super::manifests::FLEET_LABEL;
+use crate::backend::labels::FLEET_LABEL;
+use crate::backend::lock::LEASE_SECONDS;
 use crate::backend::{BackendError, LockHolder};
 
 /// Name of the fleet's Lease.
@@ -34,7 +35,7 @@ fn lease(
     holder: &LockHolder,
     resource_version: Option<String>,
 ) -> Lease {
-    let duration = crate::apply::lock::LEASE_SECONDS;
+    let duration = LEASE_SECONDS;
     Lease {
         metadata: ObjectMeta {
             name: Some(LEASE_NAME.to_owned()),

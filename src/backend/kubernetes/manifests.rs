@@ -16,19 +16,16 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::settings::KubernetesSettings;
+use crate::backend::labels::{
+    AGENT_LABEL, COMMIT_LABEL, FLEET_LABEL, RUNTIME_HASH_LABEL, STATE_LABEL,
+};
 use crate::desired::{Agent, AgentRole, DEBUG_WORKSPACES};
 use crate::spec::hiclaw::AgentState;
 
-/// Label naming the agent an object belongs to (selects its pod).
-pub const AGENT_LABEL: &str = "clawops.dev/agent";
-/// Label naming the fleet that owns an object.
-pub const FLEET_LABEL: &str = crate::desired::FLEET_LABEL;
-/// Pod-template annotation: the runtime hash (only a runtime change rolls the pod).
-pub const RUNTIME_HASH_ANNOTATION: &str = "clawops.dev/runtime-hash";
-/// Annotation on the Deployment and the ConfigMap: the commit applied.
-pub const COMMIT_ANNOTATION: &str = "clawops.dev/commit";
-/// Annotation on the Deployment and the ConfigMap: the agent state applied.
-pub const STATE_ANNOTATION: &str = "clawops.dev/state";
+// The fleet and agent labels, and the runtime-hash (pod template), commit and state
+// annotations (Deployment and ConfigMap) use the keys both backends share, in
+// `crate::backend::labels`; the keys below are this backend's own.
+
 /// Annotation on the ConfigMap: data key → path under `HOME`, as JSON.
 pub const PATHS_ANNOTATION: &str = "clawops.dev/paths";
 /// Key of the applied record (JSON, workspace left out) in the agent's Secret.
@@ -86,15 +83,6 @@ pub fn selector_labels(agent: &Agent, fleet: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// The state as clawops records it.
-pub fn state_name(state: AgentState) -> &'static str {
-    match state {
-        AgentState::Running => "Running",
-        AgentState::Sleeping => "Sleeping",
-        AgentState::Stopped => "Stopped",
-    }
-}
-
 fn metadata(
     name: String,
     settings: &KubernetesSettings,
@@ -111,12 +99,10 @@ fn metadata(
 /// Annotations recording what was applied (on the Deployment and the ConfigMap). The
 /// config hash is not one of them: observing hashes the files the ConfigMap holds.
 fn record_annotations(agent: &Agent, commit: Option<&str>) -> BTreeMap<String, String> {
-    let mut annotations = BTreeMap::from([(
-        STATE_ANNOTATION.to_owned(),
-        state_name(agent.state).to_owned(),
-    )]);
+    let mut annotations =
+        BTreeMap::from([(STATE_LABEL.to_owned(), agent.state.as_str().to_owned())]);
     if let Some(commit) = commit {
-        annotations.insert(COMMIT_ANNOTATION.to_owned(), commit.to_owned());
+        annotations.insert(COMMIT_LABEL.to_owned(), commit.to_owned());
     }
     annotations
 }
@@ -452,7 +438,7 @@ fn deployment(
     let template_metadata = ObjectMeta {
         labels: Some(labels.clone()),
         annotations: Some(BTreeMap::from([(
-            RUNTIME_HASH_ANNOTATION.to_owned(),
+            RUNTIME_HASH_LABEL.to_owned(),
             agent.runtime_hash.clone(),
         )])),
         ..Default::default()

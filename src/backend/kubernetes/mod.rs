@@ -112,6 +112,7 @@ impl KubernetesBackend {
     }
 }
 
+#[async_trait::async_trait]
 impl Backend for KubernetesBackend {
     fn describe(&self) -> String {
         format!(

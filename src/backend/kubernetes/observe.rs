@@ -10,11 +10,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 
 use super::KubernetesBackend;
-use super::manifests::{
-    AGENT_LABEL, COMMIT_ANNOTATION, ENV_KEY_PREFIX, PATHS_ANNOTATION, RECORD_KEY,
-    RUNTIME_HASH_ANNOTATION, STATE_ANNOTATION,
-};
+use super::manifests::{ENV_KEY_PREFIX, PATHS_ANNOTATION, RECORD_KEY};
 use crate::backend::BackendError;
+use crate::backend::labels::{AGENT_LABEL, COMMIT_LABEL, RUNTIME_HASH_LABEL, STATE_LABEL};
 use crate::desired::{Agent, Workspace, config_hash};
 use crate::observe::{Health, Observed, ObservedAgent, ObservedSource, ObservedStatus};
 use crate::spec::hiclaw::AgentState;
@@ -81,8 +79,10 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
                 image: String::new(),
                 runtime_hash: String::new(),
                 config_hash: config_hash(&live_workspace(config_map)),
-                commit: annotation(COMMIT_ANNOTATION),
-                applied_state: parse_state(annotation(STATE_ANNOTATION).as_deref()),
+                commit: annotation(COMMIT_LABEL),
+                applied_state: annotation(STATE_LABEL)
+                    .as_deref()
+                    .and_then(AgentState::from_name),
                 last_applied: None,
                 edited: Vec::new(),
             },
@@ -96,16 +96,6 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
         interrupted: Vec::new(),
         teams: Some(teams),
     })
-}
-
-/// The state as recorded in an annotation.
-pub(super) fn parse_state(value: Option<&str>) -> Option<AgentState> {
-    match value? {
-        "Running" => Some(AgentState::Running),
-        "Sleeping" => Some(AgentState::Sleeping),
-        "Stopped" => Some(AgentState::Stopped),
-        _ => None,
-    }
 }
 
 fn observed_deployment(
@@ -127,7 +117,7 @@ fn observed_deployment(
     let runtime_hash = template
         .and_then(|template| template.metadata.as_ref())
         .and_then(|metadata| metadata.annotations.as_ref())
-        .and_then(|annotations| annotations.get(RUNTIME_HASH_ANNOTATION).cloned())
+        .and_then(|annotations| annotations.get(RUNTIME_HASH_LABEL).cloned())
         .unwrap_or_default();
     let ready = deployment
         .status
@@ -160,13 +150,11 @@ fn observed_deployment(
         config_hash: config_map
             .map(|config_map| config_hash(&live_workspace(config_map)))
             .unwrap_or_default(),
-        commit: pushed(COMMIT_ANNOTATION),
-        applied_state: parse_state(
-            deployment
-                .annotations()
-                .get(STATE_ANNOTATION)
-                .map(String::as_str),
-        ),
+        commit: pushed(COMMIT_LABEL),
+        applied_state: deployment
+            .annotations()
+            .get(STATE_LABEL)
+            .and_then(|name| AgentState::from_name(name)),
         last_applied: record,
         edited: Vec::new(),
     }

@@ -11,9 +11,9 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 
-use super::manifests::AGENT_LABEL;
 use super::{KubernetesBackend, access, fleet};
 use crate::backend::BackendError;
+use crate::backend::labels::AGENT_LABEL;
 use crate::desired::{TEAM_LABEL, TeamAccess};
 use crate::observe::ObservedTeam;
 

@@ -364,12 +364,11 @@ impl Daemon<'_> {
         let backend = crate::commands::live::open(self.context, config, &desired.fleet)
             .await
             .map_err(|error| match error {
-                crate::commands::live::LiveError::OpenBackend(error) => {
-                    ReconcileError::Observe(error)
-                }
-                other => ReconcileError::Refused {
-                    reason: other.to_string(),
+                // This build cannot apply the commit's backend: the commit is refused.
+                crate::backend::BackendError::Unavailable { .. } => ReconcileError::Refused {
+                    reason: error.to_string(),
                 },
+                error => ReconcileError::Observe(error),
             })?;
         let progress = StatusProgress {
             status: Arc::clone(&self.shared.status),
@@ -380,7 +379,7 @@ impl Daemon<'_> {
         let reconcile = Reconcile {
             context: self.context,
             desired,
-            backend: &backend,
+            backend: backend.as_ref(),
             prune: self.settings.prune,
             prune_volumes: self.settings.prune_volumes,
             allow_mass_delete: false,
@@ -413,8 +412,8 @@ impl Daemon<'_> {
             return ReconcileResult::Error;
         };
         let observed = async {
-            let observed = crate::backend::Backend::observe(&backend).await?;
-            crate::backend::Backend::check_drift(&backend, &applied.desired, observed).await
+            let observed = backend.observe().await?;
+            backend.check_drift(&applied.desired, observed).await
         };
         let observed = match observed.await {
             Ok(observed) => observed,

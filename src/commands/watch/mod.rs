@@ -1,7 +1,6 @@
 //! `clawops watch`: resolves the daemon's settings, starts the webhook/status/metrics
 //! server, and runs the follow loop ([`daemon`]) until SIGTERM or Ctrl-C.
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 mod daemon;
 
 use std::net::SocketAddr;
@@ -52,8 +51,13 @@ pub fn run(context: &Context, args: &WatchArgs) -> ExitCode {
     start(context, settings)
 }
 
-#[cfg(any(feature = "docker", feature = "kubernetes"))]
 fn start(context: &Context, settings: WatchSettings) -> ExitCode {
+    if !crate::backend::any_compiled() {
+        context.printer.err(
+            "clawops watch applies to a backend, and this build has none (build with the `docker` feature)",
+        );
+        return ExitCode::FAILURE;
+    }
     let runtime = match super::live::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -62,14 +66,6 @@ fn start(context: &Context, settings: WatchSettings) -> ExitCode {
         }
     };
     runtime.block_on(daemon::run(context, settings))
-}
-
-#[cfg(not(any(feature = "docker", feature = "kubernetes")))]
-fn start(context: &Context, _settings: WatchSettings) -> ExitCode {
-    context.printer.err(
-        "clawops watch applies to a backend, and this build has none (build with the `docker` feature)",
-    );
-    ExitCode::FAILURE
 }
 
 /// Turns the command line into settings; the message says what is wrong.
