@@ -42,9 +42,9 @@ pub enum BackendChoice {
 }
 
 impl Cli {
-    /// The backend settings given on the command line.
-    pub fn backend_overrides(&self) -> BackendOverrides {
-        BackendOverrides {
+    /// Where and how the live commands connect, as the command line says.
+    pub fn connection(&self) -> crate::engine::Connection {
+        crate::engine::Connection {
             backend: self.backend.map(|choice| match choice {
                 BackendChoice::Docker => crate::spec::config::BackendKind::Docker,
                 BackendChoice::Kubernetes => crate::spec::config::BackendKind::Kubernetes,
@@ -55,31 +55,6 @@ impl Cli {
                 .map(|path| path.to_string_lossy().into_owned()),
             force_conflicts: self.force_conflicts,
         }
-    }
-}
-
-/// Backend settings from the command line, laid over `clawops.toml`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BackendOverrides {
-    /// `--backend`.
-    pub backend: Option<crate::spec::config::BackendKind>,
-    /// `--kubeconfig`.
-    pub kubeconfig: Option<String>,
-    /// `--force-conflicts`.
-    pub force_conflicts: bool,
-}
-
-impl BackendOverrides {
-    /// `config` with these settings laid over it.
-    pub fn over(&self, config: &crate::spec::config::Config) -> crate::spec::config::Config {
-        let mut config = config.clone();
-        if let Some(backend) = self.backend {
-            config.fleet.backend = backend;
-        }
-        if let Some(kubeconfig) = &self.kubeconfig {
-            config.kubernetes.kubeconfig = kubeconfig.clone();
-        }
-        config
     }
 }
 

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod desired;
+pub mod engine;
 pub mod github;
 pub mod observe;
 pub mod pilot;

@@ -105,6 +105,11 @@ struct Watch {
 
 impl Watch {
     fn start(url: &str, state: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(url, state, extra, &[])
+    }
+
+    /// Like [`Watch::start`], with extra environment variables.
+    fn start_with_env(url: &str, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("free port")
@@ -123,6 +128,7 @@ impl Watch {
             .arg(&secret)
             .args(["--log-format", "json"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -493,4 +499,89 @@ async fn sigterm_mid_rollout_finishes_the_step_releases_the_lock_and_exits_zero(
             .is_some_and(|failed| failed.iter().any(|entry| entry["commit"] == first.as_str())),
         "a rollout stopped on request is not the commit's failure"
     );
+}
+
+/// A TCP port on 127.0.0.1 that forwards every connection to the local Docker socket once
+/// it is opened: until then nothing listens there and the engine is unreachable.
+struct EngineProxy {
+    port: u16,
+}
+
+impl EngineProxy {
+    fn reserve() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port();
+        Self { port }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts forwarding (on threads that end with the test process).
+    fn open(&self) {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).expect("bind proxy");
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(engine) = std::os::unix::net::UnixStream::connect("/var/run/docker.sock")
+                else {
+                    continue;
+                };
+                let (Ok(mut client_reader), Ok(mut engine_writer)) =
+                    (client.try_clone(), engine.try_clone())
+                else {
+                    continue;
+                };
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_reader, &mut engine_writer);
+                    let _ = engine_writer.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut engine_reader, mut client_writer) = (engine, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut engine_reader, &mut client_writer);
+                    let _ = client_writer.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_engine_is_tried_again_with_backoff_and_the_commit_is_not_quarantined() {
+    let Some(fleet) = fleet().await else { return };
+    let remote = Remote::new(&fleet.name);
+    let first = remote.push_worker("first", BASE_IMAGE);
+    let proxy = EngineProxy::reserve();
+    let docker_host = proxy.docker_host();
+    // A long interval: only the backoff can bring the retries this soon.
+    let watch = Watch::start_with_env(
+        &remote.url(),
+        &remote.state(),
+        &["--interval", "1h"],
+        &[("DOCKER_HOST", &docker_host)],
+    );
+    watch.wait_for("two retries", Duration::from_secs(30), || {
+        watch
+            .log_text()
+            .matches("transient failure; trying again")
+            .count()
+            >= 2
+    });
+    let log = watch.log_text();
+    assert!(log.contains("\"retry_in_seconds\":1.0"), "{log}");
+    assert!(
+        log.contains("\"retry_in_seconds\":2.0"),
+        "the delay doubles:\n{log}"
+    );
+    assert!(watch.failed().is_empty(), "not the commit's fault: {log}");
+    assert_eq!(watch.last_applied(), None);
+
+    proxy.open();
+    watch.wait_applied("the commit once the engine answers", &first);
+    assert!(watch.failed().is_empty());
+    let agent = format!("{}-worker-alpha", fleet.name);
+    assert_eq!(inspect(&agent, "{{.State.Running}}"), "true");
+    assert_eq!(watch.terminate(), Some(0));
 }

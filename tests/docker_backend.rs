@@ -393,6 +393,16 @@ async fn secrets_resolve_from_the_environment_and_a_missing_one_is_named() {
     assert!(inspect(&agent.name, "{{json .Config.Env}}").contains("API_TOKEN=s3cr3t"));
 }
 
+/// How often the tests' health gates look (the planner's default).
+const INTERVAL: Duration = Duration::from_millis(clawops::plan::HEALTH_INTERVAL_MILLISECONDS);
+
+/// `agent` with a health probe of its own.
+fn probed(agent: &clawops::desired::Agent, probe: Probe) -> clawops::desired::Agent {
+    let mut agent = agent.clone();
+    agent.probe = Some(probe);
+    agent
+}
+
 #[tokio::test]
 async fn wait_healthy_follows_the_image_health_check() {
     let Some(fleet) = fleet().await else { return };
@@ -405,7 +415,7 @@ async fn wait_healthy_follows_the_image_health_check() {
         .expect("create");
     fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(30), None)
+        .wait_healthy(&agent, Duration::from_secs(30), INTERVAL)
         .await
         .expect("healthy");
     let observed = fleet.backend.observe().await.expect("observe");
@@ -427,7 +437,7 @@ async fn wait_healthy_fails_when_the_probe_never_passes() {
     };
     let error = fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(1), Some(&probe))
+        .wait_healthy(&probed(&agent, probe), Duration::from_secs(1), INTERVAL)
         .await
         .expect_err("unhealthy");
     assert!(
@@ -439,12 +449,12 @@ async fn wait_healthy_fails_when_the_probe_never_passes() {
     };
     fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(10), Some(&good))
+        .wait_healthy(&probed(&agent, good), Duration::from_secs(10), INTERVAL)
         .await
         .expect("healthy by probe");
     fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(10), None)
+        .wait_healthy(&agent, Duration::from_secs(10), INTERVAL)
         .await
         .expect("healthy by stability");
 }
@@ -524,7 +534,7 @@ async fn wait_healthy_fails_fast_on_an_unhealthy_health_check() {
     let started = std::time::Instant::now();
     let error = fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(60), None)
+        .wait_healthy(&agent, Duration::from_secs(60), INTERVAL)
         .await
         .expect_err("unhealthy");
     assert!(
@@ -535,7 +545,7 @@ async fn wait_healthy_fails_fast_on_an_unhealthy_health_check() {
 }
 
 #[tokio::test]
-async fn prepare_recovers_from_an_interrupted_recreate() {
+async fn settling_recovers_from_an_interrupted_recreate() {
     let Some(fleet) = fleet().await else { return };
     let kept = fleet.agent("alpha", BASE_IMAGE);
     let restored = fleet.agent("beta", BASE_IMAGE);
@@ -561,11 +571,7 @@ async fn prepare_recovers_from_an_interrupted_recreate() {
     let new_id = container_id(&kept.name);
     let aside = format!("{}--previous", restored.name);
     docker(&["rename", &restored.name, &aside]).expect("rename");
-    fleet
-        .backend
-        .prepare(&[&kept, &restored])
-        .await
-        .expect("recover");
+    fleet.backend.settle_interrupted().await.expect("recover");
     assert!(docker(&["inspect", &format!("{}--previous", kept.name)]).is_err());
     assert_eq!(container_id(&kept.name), new_id);
     assert!(docker(&["inspect", &aside]).is_err());

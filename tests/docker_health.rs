@@ -17,7 +17,7 @@ async fn a_steady_container_passes_only_after_the_whole_window() {
     let started = Instant::now();
     fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(30), None)
+        .wait_healthy(&agent, Duration::from_secs(30), Duration::from_millis(200))
         .await
         .expect("healthy");
     assert!(
@@ -33,7 +33,7 @@ async fn a_container_that_dies_inside_the_window_fails_the_gate() {
     let agent = fleet.started("alpha", CRASHING_IMAGE).await;
     let error = fleet
         .backend
-        .wait_healthy(&agent, Duration::from_secs(8), None)
+        .wait_healthy(&agent, Duration::from_secs(8), Duration::from_millis(200))
         .await
         .expect_err("a crash-looping agent is not healthy");
     match error {

@@ -87,7 +87,7 @@ async fn concurrent_creates_share_workspace_helpers_and_each_gets_its_own_files(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn prepare_removes_a_helper_a_killed_apply_left_behind() {
+async fn settling_removes_a_helper_a_killed_apply_left_behind() {
     let Some(fleet) = fleet().await else { return };
     let agent = fleet.agent("alpha", BASE_IMAGE);
     fleet.backend.prepare(&[&agent]).await.expect("prepare");
@@ -102,7 +102,7 @@ async fn prepare_removes_a_helper_a_killed_apply_left_behind() {
     ])
     .expect("a leftover helper");
     assert_eq!(helpers(&fleet.name).len(), 1);
-    fleet.backend.prepare(&[&agent]).await.expect("prepare");
+    fleet.backend.settle_interrupted().await.expect("settle");
     assert!(helpers(&fleet.name).is_empty(), "the leftover is removed");
 }
 

@@ -260,7 +260,7 @@ async fn a_missing_secret_key_is_named_before_anything_changes() {
 async fn settling_before_confirmation_changes_nothing() {
     let api = FakeApi::new();
     let backend = api.backend("acme", false);
-    backend.prepare(&[]).await.expect("settle");
+    backend.settle_interrupted().await.expect("settle");
     assert!(api.requests().is_empty(), "{:?}", api.requests());
 }
 

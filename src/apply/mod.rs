@@ -305,9 +305,8 @@ async fn look_healthy<B: Backend + ?Sized>(
     gate: &HealthGate,
 ) -> Result<(), BackendError> {
     let timeout = Duration::from_secs(gate.timeout_seconds);
-    backend
-        .wait_healthy(agent, timeout, agent.probe.as_ref())
-        .await
+    let interval = Duration::from_millis(gate.interval_milliseconds);
+    backend.wait_healthy(agent, timeout, interval).await
 }
 
 #[cfg(test)]

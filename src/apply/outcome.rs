@@ -34,6 +34,17 @@ pub enum StepError {
     },
 }
 
+impl StepError {
+    /// Whether trying the step again later may succeed (the backend was unreachable or
+    /// answered with a transient failure).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StepError::Backend(error) => error.is_transient(),
+            StepError::FindResource { .. } | StepError::RollBack { .. } => false,
+        }
+    }
+}
+
 /// What happened to one step.
 #[derive(Clone, Debug)]
 pub enum Outcome {
@@ -45,6 +56,20 @@ pub enum Outcome {
     RolledBack(Arc<StepError>),
     /// The rollout stopped before this step.
     NotAttempted,
+}
+
+impl std::fmt::Display for Outcome {
+    /// `done`, `failed: <error and its causes>`, `rolled back: …`, `not attempted`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Done => formatter.write_str("done"),
+            Outcome::Failed(error) => write!(formatter, "failed: {}", chain(error.as_ref())),
+            Outcome::RolledBack(error) => {
+                write!(formatter, "rolled back: {}", chain(error.as_ref()))
+            }
+            Outcome::NotAttempted => formatter.write_str("not attempted"),
+        }
+    }
 }
 
 impl Outcome {

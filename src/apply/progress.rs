@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::{Outcome, StepOutcome};
+use super::StepOutcome;
 use crate::plan::{Plan, Step, Wave};
 use crate::printer::Printer;
 
@@ -48,7 +48,7 @@ impl Progress for LogProgress {
             "  {} {}: {}",
             step.op.verb(),
             step.resource,
-            describe(&outcome.outcome)
+            outcome.outcome
         ));
     }
 
@@ -89,7 +89,7 @@ impl Progress for BarProgress {
                 "{} {}: {}",
                 step.op.verb(),
                 step.resource,
-                describe(&outcome.outcome)
+                outcome.outcome
             ));
             bar.inc(1);
         }
@@ -101,15 +101,6 @@ impl Progress for BarProgress {
         {
             bar.finish();
         }
-    }
-}
-
-fn describe(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Done => "done".to_owned(),
-        Outcome::Failed(error) => format!("FAILED: {}", crate::printer::chain(error)),
-        Outcome::RolledBack(error) => format!("ROLLED BACK: {}", crate::printer::chain(error)),
-        Outcome::NotAttempted => "not attempted".to_owned(),
     }
 }
 

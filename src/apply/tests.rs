@@ -10,7 +10,7 @@ use crate::desired::{Agent, Group, ImageSource, RolloutSettings};
 use crate::observe::{Observed, ObservedAgent};
 use crate::plan::{PlanOptions, plan};
 use crate::spec::config::PruneConfig;
-use crate::spec::hiclaw::{AgentState, Probe, UpgradeOrder};
+use crate::spec::hiclaw::{AgentState, UpgradeOrder};
 
 /// Records every call; fails the health gate of the agents named in `unhealthy`.
 #[derive(Default)]
@@ -124,7 +124,7 @@ impl Backend for ScriptedBackend {
         &self,
         agent: &Agent,
         timeout: Duration,
-        _probe: Option<&Probe>,
+        _interval: Duration,
     ) -> Result<(), BackendError> {
         if self.slow.contains(&agent.name) {
             tokio::time::sleep(Duration::from_millis(300)).await;

@@ -27,7 +27,6 @@ pub use wait::{Look, WaitError, wait_until};
 use crate::desired::{Agent, Desired, TeamAccess};
 use crate::observe::Observed;
 use crate::spec::config::Config;
-use crate::spec::hiclaw::Probe;
 
 /// Whether this build has any backend at all (a `docker` or `kubernetes` cargo feature).
 pub fn any_compiled() -> bool {
@@ -75,6 +74,58 @@ pub async fn open(
     }
 }
 
+/// Why [`render`] has nothing to print.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RenderError {
+    /// The backend runs containers itself: it has no objects to show.
+    #[error("the {backend} backend has no objects to render")]
+    #[diagnostic(
+        code(clawops::render::nothing),
+        help(
+            "render shows Kubernetes manifests: run it with --backend kubernetes (or set [fleet] backend = \"kubernetes\")"
+        )
+    )]
+    NothingToRender {
+        /// The backend asked for.
+        backend: &'static str,
+    },
+    /// The backend is not part of this build.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Unavailable(BackendError),
+    /// A Kubernetes manifest could not be written.
+    #[cfg(feature = "kubernetes")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    WriteManifest(#[from] kubernetes::render::RenderError),
+}
+
+/// Every object the backend `config` names would apply for `desired`, as one YAML stream
+/// (sensitive values redacted); the other selection point beside [`open`].
+pub fn render(config: &Config, desired: &Desired) -> Result<String, RenderError> {
+    match config.fleet.backend {
+        crate::spec::config::BackendKind::Docker => Err(RenderError::NothingToRender {
+            backend: crate::spec::config::BackendKind::Docker.as_str(),
+        }),
+        #[cfg(feature = "kubernetes")]
+        crate::spec::config::BackendKind::Kubernetes => {
+            let settings = kubernetes::settings::KubernetesSettings::from_config(
+                &config.kubernetes,
+                &desired.fleet,
+                &config.fleet.prefix,
+            );
+            Ok(kubernetes::render::render(desired, &settings)?)
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            let _ = desired;
+            Err(RenderError::Unavailable(BackendError::Unavailable {
+                backend: other.as_str(),
+            }))
+        }
+    }
+}
+
 /// One fleet on one backend. Every method is one operation of the plan. The trait is
 /// dyn-compatible (through `async_trait`): the backend chosen at run time is a
 /// `Box<dyn Backend>`.
@@ -86,7 +137,16 @@ pub trait Backend: Send + Sync {
     /// Reads every agent of the fleet, once.
     async fn observe(&self) -> Result<Observed, BackendError>;
 
-    /// Makes sure shared resources exist (network, images) before anything changes.
+    /// Finishes what an interrupted apply left behind (a recreate cut short: its previous
+    /// container restored or dropped) before the fleet is observed under the lock; the
+    /// default has nothing to settle.
+    async fn settle_interrupted(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    /// Makes sure shared resources (network, images, secrets, namespace) exist for
+    /// `agents`, the agents the confirmed plan starts in a new container, before anything
+    /// changes.
     async fn prepare(&self, agents: &[&Agent]) -> Result<(), BackendError>;
 
     /// Looks for changes made outside clawops that the observed records cannot show (a
@@ -158,13 +218,14 @@ pub trait Backend: Send + Sync {
     /// Releases the lock: `holder`'s only, or whoever holds it when `None` (`clawops unlock`).
     async fn unlock(&self, holder: Option<&LockHolder>) -> Result<(), BackendError>;
 
-    /// Waits until the agent runs and is healthy, at most `timeout`: healthy by the image's
-    /// HEALTHCHECK when it has one, else by `probe` (run inside the container) when given,
-    /// else by staying up for a stability window.
+    /// Waits until the agent runs and is healthy, at most `timeout`, looking every
+    /// `interval` (a backend may look less often to spare its API): healthy by the image's
+    /// HEALTHCHECK when it has one, else by the agent's `probe` when it has one, else by
+    /// staying up for a stability window.
     async fn wait_healthy(
         &self,
         agent: &Agent,
         timeout: Duration,
-        probe: Option<&Probe>,
+        interval: Duration,
     ) -> Result<(), BackendError>;
 }

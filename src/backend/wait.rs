@@ -74,6 +74,29 @@ where
     }
 }
 
+/// The health gate's loop for `agent`: [`wait_until`] `timeout` from now, every
+/// `interval`, a failure or the deadline becoming [`BackendError::Unhealthy`] with the
+/// last reason seen.
+pub async fn wait_healthy<Found>(
+    agent: &str,
+    timeout: Duration,
+    interval: Duration,
+    look: impl FnMut() -> Found,
+) -> Result<(), BackendError>
+where
+    Found: Future<Output = Result<Look<(), String>, BackendError>>,
+{
+    wait_until(Instant::now() + timeout, interval, look)
+        .await
+        .map_err(|error| {
+            error.into_backend_error(|reason| BackendError::Unhealthy {
+                agent: agent.to_owned(),
+                seconds: timeout.as_secs(),
+                reason,
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

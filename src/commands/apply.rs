@@ -1,44 +1,122 @@
-//! `clawops apply`: observe the live fleet, plan, show the plan, confirm, and walk the
-//! waves with health gates.
+//! `clawops apply`: load the desired state, open the backend, and run one
+//! [`engine::Reconcile`] with the plan shown, a confirmation asked, and the rollout's
+//! progress on stderr.
 
-use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Context, resolve_at};
+use super::{Context, block_on, load};
+use crate::apply::{BarProgress, LogProgress, Progress};
 use crate::cli::ApplyArgs;
-use crate::desired::Desired;
+use crate::engine::{self, PlanSettings, Reconcile, ReconcileError, Reconciled};
 use crate::plan::Plan;
-use crate::spec::Config;
 
 /// Applies; exit 0 when every step succeeded (or nothing changes), 1 otherwise.
 pub fn run(context: &Context, args: &ApplyArgs) -> ExitCode {
-    let Some((desired, config)) = resolve_at(context, &args.source.options()) else {
+    let Some(loaded) = load(context, &args.source.options()) else {
         return ExitCode::FAILURE;
     };
-    let saved = match args.plan.as_deref().map(load_plan).transpose() {
+    let saved = match args.plan.as_deref().map(engine::saved::read).transpose() {
         Ok(saved) => saved,
-        Err(message) => {
-            context.printer.err(&message);
+        Err(error) => {
+            context.printer.error(&error);
             return ExitCode::FAILURE;
         }
     };
-    execute(context, args, &desired, &config, saved)
+    let Some(lock_timeout) = crate::desired::parse_duration(&args.lock_timeout) else {
+        context.printer.err(&format!(
+            "--lock-timeout {} is not a duration such as 30s or 2m",
+            args.lock_timeout
+        ));
+        return ExitCode::FAILURE;
+    };
+    block_on(context, async {
+        let backend =
+            match engine::open(&loaded.config, &context.connection, &loaded.desired.fleet).await {
+                Ok(backend) => backend,
+                Err(error) => {
+                    context.printer.error(&error);
+                    return ExitCode::FAILURE;
+                }
+            };
+        let stop = stop_on_ctrl_c();
+        let progress = progress(context);
+        let show = |plan: &Plan| {
+            let printer = &context.printer;
+            printer.out(&crate::render::text(plan, printer.colour_stdout()));
+        };
+        let confirm = |_: &Plan| confirmed(context, args.yes);
+        let reconcile = Reconcile {
+            desired: &loaded.desired,
+            backend: backend.as_ref(),
+            settings: PlanSettings {
+                prune: args.prune,
+                prune_volumes: args.prune_volumes,
+                allow_mass_delete: args.allow_mass_delete,
+            },
+            lock_timeout,
+            saved,
+            show: &show,
+            confirm: &confirm,
+            progress: progress.as_ref(),
+            stop: &stop,
+        };
+        finish(context, reconcile.run().await)
+    })
 }
 
-fn load_plan(path: &Path) -> Result<Plan, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("could not read the plan {}: {error}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text)
-        .map_err(|error| format!("{} is not a clawops plan: {error}", path.display()))?;
-    if plan.format != crate::plan::PLAN_FORMAT {
-        return Err(format!(
-            "{} is a {} plan; this clawops reads {}",
-            path.display(),
-            plan.format,
-            crate::plan::PLAN_FORMAT
-        ));
+/// Prints what the reconcile did; the exit status.
+fn finish(context: &Context, result: Result<Reconciled, ReconcileError>) -> ExitCode {
+    match result {
+        Ok(Reconciled::NoChanges) => ExitCode::SUCCESS,
+        Ok(Reconciled::Applied {
+            plan,
+            report,
+            elapsed,
+        }) => {
+            for line in engine::report::failure_lines(&plan, &report) {
+                context.printer.err(&line);
+            }
+            context.printer.out(&engine::report::closing_line(
+                &report,
+                elapsed.as_secs_f64(),
+            ));
+            if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            context.printer.error(&error);
+            if matches!(error, ReconcileError::Prepare(_)) {
+                context.printer.err("nothing was changed");
+            }
+            ExitCode::FAILURE
+        }
     }
-    Ok(plan)
+}
+
+/// Set by Ctrl-C: the running steps finish, nothing new starts.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal_stop = Arc::clone(&stop);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            signal_stop.store(true, Ordering::SeqCst);
+        }
+    });
+    stop
+}
+
+/// Bars on a terminal, a line per wave and step otherwise.
+fn progress(context: &Context) -> Box<dyn Progress> {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Box::new(BarProgress::default())
+    } else {
+        Box::new(LogProgress::new(context.printer.clone()))
+    }
 }
 
 /// Asks on a terminal; without one, `--yes` is required.
@@ -59,118 +137,4 @@ fn confirmed(context: &Context, yes: bool) -> bool {
     let mut answer = String::new();
     let read = std::io::stdin().lock().read_line(&mut answer).is_ok();
     read && answer.trim() == "yes"
-}
-
-fn report(context: &Context, plan: &Plan, report: &crate::apply::ApplyReport, seconds: f64) {
-    let (done, failed, not_attempted) = report.counts();
-    for outcome in &report.outcomes {
-        let step = &plan.steps[outcome.step];
-        let verdict = match &outcome.outcome {
-            crate::apply::Outcome::Failed(error) => ("failed", error),
-            crate::apply::Outcome::RolledBack(error) => ("rolled back", error),
-            crate::apply::Outcome::Done | crate::apply::Outcome::NotAttempted => continue,
-        };
-        context.printer.err(&format!(
-            "{}: {} {}: {}",
-            verdict.0,
-            step.op.verb(),
-            step.resource,
-            crate::printer::chain(verdict.1.as_ref())
-        ));
-    }
-    let verdict = if report.succeeded() {
-        "Apply complete"
-    } else {
-        "Apply stopped"
-    };
-    context.printer.out(&format!(
-        "{verdict}: {done} steps done, {failed} failed, {not_attempted} not attempted, in {seconds:.1}s."
-    ));
-}
-
-fn execute(
-    context: &Context,
-    args: &ApplyArgs,
-    desired: &Desired,
-    config: &Config,
-    saved: Option<Plan>,
-) -> ExitCode {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use super::reconcile::{Reconcile, Reconciled};
-    use crate::apply::{BarProgress, LogProgress, Progress};
-
-    let Some(lock_timeout) = crate::desired::parse_duration(&args.lock_timeout) else {
-        context.printer.err(&format!(
-            "--lock-timeout {} is not a duration such as 30s or 2m",
-            args.lock_timeout
-        ));
-        return ExitCode::FAILURE;
-    };
-    let runtime = match super::live::runtime() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            context.printer.error(&error);
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let backend = match super::live::open(context, config, &desired.fleet).await {
-            Ok(backend) => backend,
-            Err(error) => {
-                context.printer.error(&error);
-                return ExitCode::FAILURE;
-            }
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        let signal_stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                signal_stop.store(true, Ordering::SeqCst);
-            }
-        });
-        let progress: Box<dyn Progress> = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            Box::new(BarProgress::default())
-        } else {
-            Box::new(LogProgress::new(context.printer.clone()))
-        };
-        let confirm = |_: &Plan| confirmed(context, args.yes);
-        let reconcile = Reconcile {
-            context,
-            desired,
-            backend: backend.as_ref(),
-            prune: args.prune,
-            prune_volumes: args.prune_volumes,
-            allow_mass_delete: args.allow_mass_delete,
-            lock_timeout,
-            saved,
-            show_plan: true,
-            confirm: &confirm,
-            progress: progress.as_ref(),
-            stop: &stop,
-        };
-        match reconcile.run().await {
-            Ok(Reconciled::NoChanges) => ExitCode::SUCCESS,
-            Ok(Reconciled::Applied {
-                plan,
-                report: outcome,
-                elapsed,
-            }) => {
-                report(context, &plan, &outcome, elapsed.as_secs_f64());
-                if outcome.succeeded() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(error) => {
-                context.printer.error(&error);
-                if matches!(error, super::reconcile::ReconcileError::Prepare(_)) {
-                    context.printer.err("nothing was changed");
-                }
-                ExitCode::FAILURE
-            }
-        }
-    })
 }

@@ -1,12 +1,10 @@
-//! Command shells: each takes the shared [`Context`] and its resolved settings, runs the
-//! pipeline stages it needs, prints through the printer and returns an exit status.
+//! Command shells: each parses its settings, calls the use cases in [`crate::engine`],
+//! prints through the printer and returns an exit status. No orchestration lives here.
 
 pub mod apply;
 pub mod github;
-pub mod live;
 pub mod pilot;
 pub mod plan;
-pub mod reconcile;
 pub mod render;
 pub mod schema;
 pub mod status;
@@ -17,27 +15,25 @@ pub mod watch;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, GithubCommand, PilotCommand};
-use crate::desired::{self, Desired};
+use crate::engine::{self, Connection, LoadError, Loaded};
 use crate::printer::Printer;
-use crate::source::{self, Snapshot, SourceOptions};
-use crate::spec::config::Config;
-use crate::spec::{self, Checked};
+use crate::source::SourceOptions;
 
 /// State every command shares.
 #[derive(Debug)]
 pub struct Context {
     /// Where output goes.
     pub printer: Printer,
-    /// Backend settings from the command line (`--backend`, `--kubeconfig`,
+    /// Where and how the live commands connect (`--backend`, `--kubeconfig`,
     /// `--force-conflicts`).
-    pub backend: crate::cli::BackendOverrides,
+    pub connection: Connection,
 }
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> ExitCode {
     let context = Context {
         printer: Printer::new(cli.color),
-        backend: cli.backend_overrides(),
+        connection: cli.connection(),
     };
     match cli.command {
         Command::Validate(args) => validate::run(&context, &args.source.options(), args.format),
@@ -57,69 +53,57 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Reads, checks and resolves the desired state; prints the problems and returns `None`
-/// when it is unreadable or invalid (nothing is planned or applied from a broken commit).
-pub(crate) fn desired_at(context: &Context, options: &SourceOptions) -> Option<Desired> {
-    resolve_at(context, options).map(|(desired, _)| desired)
-}
-
-/// Like [`desired_at`], also returning the fleet settings the backends need.
-pub(crate) fn resolve_at(context: &Context, options: &SourceOptions) -> Option<(Desired, Config)> {
-    let (snapshot, checked) = read_and_check(context, options)?;
-    if !checked.is_valid() {
-        context
-            .printer
-            .diagnostics_on_stderr(&checked.diagnostics, &snapshot);
-        context.printer.err(&format!(
-            "invalid desired state: {} error(s); nothing was planned",
-            checked.error_count()
-        ));
-        return None;
-    }
-    let desired = desired::resolve(&checked.spec);
-    Some((desired, checked.spec.config))
-}
-
-/// The blast-radius guard: prints the refusal and returns `true` when the plan takes away
-/// too much of the fleet and `--allow-mass-delete` was not given.
-pub(crate) fn refused_by_guard(context: &Context, plan: &crate::plan::Plan, allowed: bool) -> bool {
-    match guard_refusal(plan, allowed) {
-        Some(reason) => {
-            context.printer.err(&reason);
-            true
+/// Loads the desired state; prints why and returns `None` when it is unreadable or
+/// invalid (with every diagnostic, located).
+pub(crate) fn load(context: &Context, options: &SourceOptions) -> Option<Loaded> {
+    match engine::load(options) {
+        Ok(loaded) => Some(loaded),
+        Err(error) => {
+            print_load_error(context, &error);
+            None
         }
-        None => false,
     }
 }
 
-/// Why the blast-radius guard refuses `plan`, unless `allowed`.
-pub(crate) fn guard_refusal(plan: &crate::plan::Plan, allowed: bool) -> Option<String> {
-    let guard = plan.mass_deletion.as_ref().filter(|_| !allowed)?;
-    Some(format!(
-        "refused: this plan takes away {} of the fleet's {} agents ({}%), over the {}% limit of [prune] max_delete_percent; groups: {}.\n\
-         If that is really intended, run again with --allow-mass-delete.",
-        guard.count,
-        guard.fleet_size,
-        guard.count * 100 / guard.fleet_size.max(1),
-        guard.limit_percent,
-        guard.groups.join(", ")
-    ))
+/// Prints a load error: an invalid state's diagnostics with their source lines, then the
+/// count; an unreadable source as the error it is.
+pub(crate) fn print_load_error(context: &Context, error: &LoadError) {
+    match error {
+        LoadError::CheckSpec(invalid) => {
+            context
+                .printer
+                .diagnostics_on_stderr(&invalid.checked.diagnostics, &invalid.snapshot);
+            context.printer.err(&error.to_string());
+        }
+        LoadError::ReadSource(_) => context.printer.error(error),
+    }
 }
 
-/// Reads and checks the desired state; prints the source error and returns `None` when the
-/// source cannot be read at all.
+/// Reads and checks the source, valid or not; prints the error and returns `None` when
+/// it cannot be read at all.
 pub(crate) fn read_and_check(
     context: &Context,
     options: &SourceOptions,
-) -> Option<(Snapshot, Checked)> {
-    match source::read(options) {
-        Ok(snapshot) => {
-            let checked = spec::check(&snapshot);
-            Some((snapshot, checked))
-        }
+) -> Option<(crate::source::Snapshot, crate::spec::Checked)> {
+    match engine::load::read_checked(options) {
+        Ok(read) => Some(read),
         Err(error) => {
             context.printer.error(&error);
             None
+        }
+    }
+}
+
+/// Runs `work` on a fresh async runtime; prints and fails when none can start.
+pub(crate) fn block_on(
+    context: &Context,
+    work: impl std::future::Future<Output = ExitCode>,
+) -> ExitCode {
+    match engine::runtime() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(error) => {
+            context.printer.error(&error);
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,13 +1,13 @@
-//! `clawops plan`: compare the desired state with another revision, an empty fleet or
-//! (with a backend) the live fleet, and show the plan.
+//! `clawops plan`: compare the desired state with another revision, an empty fleet or the
+//! live fleet (the backend the settings name), and show the plan.
 
 use std::process::ExitCode;
 
-use super::{Context, desired_at};
+use super::{Context, block_on, load};
 use crate::cli::{PlanArgs, PlanFormat};
-use crate::desired::Desired;
+use crate::engine::{self, Loaded, PlanSettings};
 use crate::observe::Observed;
-use crate::plan::{self, Plan, PlanOptions};
+use crate::plan::{self, Plan};
 use crate::render;
 use crate::source::SourceOptions;
 
@@ -25,13 +25,13 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
         ..options.clone()
     });
     // The two revisions are independent: read, check and resolve them side by side.
-    let (desired, base) = std::thread::scope(|scope| {
+    let (loaded, base) = std::thread::scope(|scope| {
         let base = base_options
             .as_ref()
-            .map(|base_options| scope.spawn(|| desired_at(context, base_options)));
-        let desired = desired_at(context, &options);
+            .map(|base_options| scope.spawn(|| load(context, base_options)));
+        let loaded = load(context, &options);
         (
-            desired,
+            loaded,
             base.map(|handle| {
                 handle
                     .join()
@@ -39,12 +39,12 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
             }),
         )
     });
-    let Some(desired) = desired else {
+    let Some(loaded) = loaded else {
         return ExitCode::FAILURE;
     };
     let observed = match base {
         None => Observed::empty(),
-        Some(Some(base_desired)) => Observed::from_desired(&base_desired),
+        Some(Some(base)) => Observed::from_desired(&base.desired),
         Some(None) => {
             let base = args.base.as_deref().unwrap_or_default();
             context.printer.err(&format!(
@@ -53,16 +53,37 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    finish(context, args, &desired, &observed)
+    finish(context, args, &loaded, &observed)
+}
+
+/// Plans against the live fleet.
+fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode {
+    let Some(loaded) = load(context, options) else {
+        return ExitCode::FAILURE;
+    };
+    block_on(context, async {
+        match engine::observe_fleet(&loaded, &context.connection).await {
+            Ok(observed) => finish(context, args, &loaded, &observed),
+            Err(error) => {
+                context.printer.error(&error);
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// Plans against the observed state, prints, saves and applies the guard.
-fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Observed) -> ExitCode {
-    let plan_options = PlanOptions {
-        prune: args.prune || desired.prune.enabled,
-        delete_workspaces: false,
+fn finish(context: &Context, args: &PlanArgs, loaded: &Loaded, observed: &Observed) -> ExitCode {
+    let settings = PlanSettings {
+        prune: args.prune,
+        prune_volumes: false,
+        allow_mass_delete: args.allow_mass_delete,
     };
-    let plan = plan::plan(desired, observed, &plan_options);
+    let plan = plan::plan(
+        &loaded.desired,
+        observed,
+        &settings.options(&loaded.desired),
+    );
     tracing::info!(
         fleet = %plan.fleet,
         steps = plan.steps.len(),
@@ -72,42 +93,21 @@ fn finish(context: &Context, args: &PlanArgs, desired: &Desired, observed: &Obse
     );
     show(context, &plan, args.format);
     if let Some(path) = &args.out
-        && let Err(error) = std::fs::write(path, render::json(&plan))
+        && let Err(error) = engine::saved::write(path, &plan)
     {
-        context.printer.err(&format!(
-            "could not save the plan to {}: {error}",
-            path.display()
-        ));
+        context.printer.error(&error);
         return ExitCode::FAILURE;
     }
-    if super::refused_by_guard(context, &plan, args.allow_mass_delete) {
+    if let Some(mass_deletion) = settings.refused(&plan) {
+        context
+            .printer
+            .err(&engine::report::mass_deletion_refusal(mass_deletion));
         return ExitCode::FAILURE;
     }
     if args.detailed_exitcode && plan.summary.has_changes() {
         ExitCode::from(EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-/// Plans against the live fleet (the backend `clawops.toml` names).
-fn live(context: &Context, args: &PlanArgs, options: &SourceOptions) -> ExitCode {
-    let Some((desired, config)) = super::resolve_at(context, options) else {
-        return ExitCode::FAILURE;
-    };
-    let observed = super::live::runtime().and_then(|runtime| {
-        runtime.block_on(async {
-            let backend = super::live::open(context, &config, &desired.fleet).await?;
-            let observed = backend.observe().await?;
-            Ok::<_, super::live::LiveError>(backend.check_drift(&desired, observed).await?)
-        })
-    });
-    match observed {
-        Ok(observed) => finish(context, args, &desired, &observed),
-        Err(error) => {
-            context.printer.error(&error);
-            ExitCode::FAILURE
-        }
     }
 }
 

@@ -1,41 +1,59 @@
-//! `clawops status`: a table of the fleet's agents as the backend reports them.
+//! `clawops status`: a table of the fleet's agents as the backend reports them, with the
+//! drift the backend finds (changes made outside clawops).
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use super::{Context, resolve_at};
+use super::{Context, block_on, load};
 use crate::cli::StatusArgs;
 use crate::desired::Desired;
+use crate::engine::{self, PlanSettings};
 use crate::observe::{Health, Observed, ObservedStatus};
+use crate::plan::Cause;
 
 /// Prints the table; exit 1 when the backend cannot be read.
 pub fn run(context: &Context, args: &StatusArgs) -> ExitCode {
-    let Some((desired, config)) = resolve_at(context, &args.source.options()) else {
+    let Some(loaded) = load(context, &args.source.options()) else {
         return ExitCode::FAILURE;
     };
-    match observe(context, &desired, &config) {
-        Ok(observed) => {
-            context.printer.out(&table(&desired, &observed));
-            ExitCode::SUCCESS
+    block_on(context, async {
+        match engine::observe_fleet(&loaded, &context.connection).await {
+            Ok(observed) => {
+                context.printer.out(&table(&loaded.desired, &observed));
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                context.printer.error(&error);
+                ExitCode::FAILURE
+            }
         }
-        Err(error) => {
-            context.printer.error(&error);
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn observe(
-    context: &Context,
-    desired: &Desired,
-    config: &crate::spec::Config,
-) -> Result<Observed, super::live::LiveError> {
-    super::live::runtime()?.block_on(async {
-        let backend = super::live::open(context, config, &desired.fleet).await?;
-        Ok(backend.observe().await?)
     })
 }
 
-/// One row per agent, desired or observed: name, group, state, health, image, commit.
+/// Per agent, the drift a plan against the fleet would correct (`-` for none).
+fn drift_of(desired: &Desired, observed: &Observed) -> BTreeMap<String, String> {
+    let options = PlanSettings::default().options(desired);
+    let plan = crate::plan::plan(desired, observed, &options);
+    let mut drift: BTreeMap<String, String> = BTreeMap::new();
+    for step in &plan.steps {
+        let Some(agent) = step.resource.agent_name() else {
+            continue;
+        };
+        for cause in &step.causes {
+            if let Cause::Drift(found) = cause {
+                let line = drift.entry(agent.to_owned()).or_default();
+                if !line.is_empty() {
+                    line.push_str("; ");
+                }
+                line.push_str(&found.to_string());
+            }
+        }
+    }
+    drift
+}
+
+/// One row per agent, desired or observed: name, group, state, health, image, commit,
+/// drift.
 fn table(desired: &Desired, observed: &Observed) -> String {
     let mut names: Vec<&str> = desired
         .agents
@@ -45,8 +63,13 @@ fn table(desired: &Desired, observed: &Observed) -> String {
     names.extend(observed.agents.iter().map(|agent| agent.name.as_str()));
     names.sort_unstable();
     names.dedup();
-    let mut rows =
-        vec![["AGENT", "GROUP", "STATE", "HEALTH", "IMAGE", "COMMIT"].map(str::to_owned)];
+    let drift = drift_of(desired, observed);
+    let mut rows = vec![
+        [
+            "AGENT", "GROUP", "STATE", "HEALTH", "IMAGE", "COMMIT", "DRIFT",
+        ]
+        .map(str::to_owned),
+    ];
     for name in names {
         let wanted = desired.agent(name);
         let seen = observed.agent(name);
@@ -74,9 +97,10 @@ fn table(desired: &Desired, observed: &Observed) -> String {
             health.to_owned(),
             image.to_owned(),
             commit,
+            drift.get(name).map_or("-", String::as_str).to_owned(),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..7)
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())

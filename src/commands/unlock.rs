@@ -3,36 +3,32 @@
 
 use std::process::ExitCode;
 
-use super::{Context, resolve_at};
+use super::{Context, block_on, load};
 use crate::cli::UnlockArgs;
+use crate::engine;
 
 /// Releases the lock; exit 1 when the backend cannot be reached.
 pub fn run(context: &Context, args: &UnlockArgs) -> ExitCode {
-    let Some((desired, config)) = resolve_at(context, &args.source.options()) else {
+    let Some(loaded) = load(context, &args.source.options()) else {
         return ExitCode::FAILURE;
     };
-    match release(context, &desired.fleet, &config) {
-        Ok(()) => {
-            context.printer.out(&format!(
-                "The apply lock of fleet {} is released.",
-                desired.fleet
-            ));
-            ExitCode::SUCCESS
+    let fleet = &loaded.desired.fleet;
+    block_on(context, async {
+        let released = async {
+            let backend = engine::open(&loaded.config, &context.connection, fleet).await?;
+            backend.unlock(None).await
+        };
+        match released.await {
+            Ok(()) => {
+                context
+                    .printer
+                    .out(&format!("The apply lock of fleet {fleet} is released."));
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                context.printer.error(&error);
+                ExitCode::FAILURE
+            }
         }
-        Err(error) => {
-            context.printer.error(&error);
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn release(
-    context: &Context,
-    fleet: &str,
-    config: &crate::spec::Config,
-) -> Result<(), super::live::LiveError> {
-    super::live::runtime()?.block_on(async {
-        let backend = super::live::open(context, config, fleet).await?;
-        Ok(backend.unlock(None).await?)
     })
 }

@@ -118,11 +118,8 @@ pub(super) fn read_repository(
         };
         let blob_id = match found {
             Ok(id) => id,
-            Err(target) => {
-                snapshot.rejected.push(RejectedFile {
-                    path,
-                    reason: Rejection::SymlinkEscapes { target },
-                });
+            Err(reason) => {
+                snapshot.rejected.push(RejectedFile { path, reason });
                 continue;
             }
         };
@@ -160,26 +157,26 @@ pub(super) fn read_repository(
 }
 
 /// Resolves a symbolic link stored in the tree to the blob it points at, as long as every
-/// hop stays inside the repository. Returns the offending target otherwise.
+/// hop stays inside the repository; otherwise the rejection naming the offending target.
 fn follow_link(
     repository: &gix::Repository,
     root_tree: &gix::Tree<'_>,
     link_path: &str,
     link_blob: gix::ObjectId,
-) -> Result<gix::ObjectId, String> {
+) -> Result<gix::ObjectId, Rejection> {
     let mut current_path = link_path.to_owned();
     let mut current_blob = link_blob;
     for _ in 0..MAX_LINK_HOPS {
         let target = repository
             .find_object(current_blob)
             .map(|object| object.data.to_str_lossy().into_owned())
-            .map_err(|_| current_path.clone())?;
-        let resolved = resolve_relative(&current_path, &target).ok_or_else(|| target.clone())?;
+            .map_err(|_| escapes(&current_path))?;
+        let resolved = resolve_relative(&current_path, &target).ok_or_else(|| escapes(&target))?;
         let entry = root_tree
             .lookup_entry_by_path(&resolved)
             .ok()
             .flatten()
-            .ok_or_else(|| target.clone())?;
+            .ok_or_else(|| escapes(&target))?;
         if entry.mode().is_link() {
             current_path = resolved;
             current_blob = entry.object_id();
@@ -188,9 +185,16 @@ fn follow_link(
         if entry.mode().is_blob() {
             return Ok(entry.object_id());
         }
-        return Err(target);
+        return Err(escapes(&target));
     }
-    Err(current_path)
+    Err(escapes(&current_path))
+}
+
+/// The rejection of a link whose target (`target`) leaves the repository.
+fn escapes(target: &str) -> Rejection {
+    Rejection::SymlinkEscapes {
+        target: target.to_owned(),
+    }
 }
 
 /// Joins a link's target onto the link's folder; `None` when the result leaves the root.

@@ -73,7 +73,12 @@ pub(super) async fn prepare(
     backend
         .network_ready
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    ensure_network(backend).await?;
+    ensure_network(backend).await
+}
+
+/// See [`crate::backend::Backend::settle_interrupted`]: workspace helpers an interrupted
+/// apply left are removed, and recreates it cut short are restored or finished.
+pub(super) async fn settle_interrupted(backend: &DockerBackend) -> Result<(), BackendError> {
     backend.remove_stale_helpers().await?;
     recover_set_aside(backend).await
 }

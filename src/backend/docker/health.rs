@@ -9,12 +9,10 @@ use bollard::models::{ContainerState, HealthStatusEnum};
 use futures_util::StreamExt;
 
 use super::{DockerBackend, request_error};
-use crate::backend::{BackendError, Look, wait_until};
+use crate::backend::{BackendError, Look, wait};
 use crate::desired::Agent;
 use crate::spec::hiclaw::Probe;
 
-/// How often the container is inspected.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// How long a container without health check or probe must stay up.
 const STABILITY_WINDOW: Duration = Duration::from_secs(2);
 
@@ -119,8 +117,9 @@ pub(super) async fn wait_healthy(
     backend: &DockerBackend,
     agent: &Agent,
     timeout: Duration,
-    probe: Option<&Probe>,
+    interval: Duration,
 ) -> Result<(), BackendError> {
+    let probe = agent.probe.as_ref();
     // Since when (and at which restart count) the container has been seen up, kept
     // between looks.
     let stable_since = Mutex::new(None);
@@ -140,13 +139,5 @@ pub(super) async fn wait_healthy(
         }
         found
     };
-    wait_until(Instant::now() + timeout, POLL_INTERVAL, look)
-        .await
-        .map_err(|error| {
-            error.into_backend_error(|reason| BackendError::Unhealthy {
-                agent: agent.name.clone(),
-                seconds: timeout.as_secs(),
-                reason,
-            })
-        })
+    wait::wait_healthy(&agent.name, timeout, interval, look).await
 }

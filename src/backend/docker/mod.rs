@@ -34,7 +34,6 @@ use bollard::Docker;
 use super::{Backend, BackendError, LockHolder};
 use crate::desired::Agent;
 use crate::observe::Observed;
-use crate::spec::hiclaw::Probe;
 
 // The fleet, agent, runtime-hash, commit and state labels use the keys both backends
 // share, in `crate::backend::labels`; the labels below are this backend's own.
@@ -152,6 +151,10 @@ impl Backend for DockerBackend {
         observe::observe(self).await
     }
 
+    async fn settle_interrupted(&self) -> Result<(), BackendError> {
+        connect::settle_interrupted(self).await
+    }
+
     async fn prepare(&self, agents: &[&Agent]) -> Result<(), BackendError> {
         connect::prepare(self, agents).await
     }
@@ -212,9 +215,9 @@ impl Backend for DockerBackend {
         &self,
         agent: &Agent,
         timeout: Duration,
-        probe: Option<&Probe>,
+        interval: Duration,
     ) -> Result<(), BackendError> {
-        health::wait_healthy(self, agent, timeout, probe).await
+        health::wait_healthy(self, agent, timeout, interval).await
     }
 }
 

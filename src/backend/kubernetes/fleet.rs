@@ -82,7 +82,7 @@ pub(super) async fn prepare(
     backend: &KubernetesBackend,
     agents: &[&Agent],
 ) -> Result<(), BackendError> {
-    // Settling before the plan is confirmed: nothing to settle here, and nothing changes.
+    // No agent starts in a new container: nothing to make sure of.
     if agents.is_empty() {
         return Ok(());
     }

@@ -6,16 +6,15 @@
 //! The rollout's `probe` is not run from here: it is the container's readiness probe
 //! (see `manifests`), so Ready already means the probe passes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::KubernetesBackend;
 use crate::backend::labels::AGENT_LABEL;
-use crate::backend::{BackendError, Look, wait_until};
+use crate::backend::{BackendError, Look, wait};
 use crate::desired::Agent;
-use crate::spec::hiclaw::Probe;
 
 /// Container waiting reasons that will not get better by waiting.
 const HOPELESS: [&str; 6] = [
@@ -31,19 +30,14 @@ pub(super) async fn wait_healthy(
     backend: &KubernetesBackend,
     agent: &Agent,
     timeout: Duration,
-    _probe: Option<&Probe>,
+    interval: Duration,
 ) -> Result<(), BackendError> {
-    wait_until(Instant::now() + timeout, backend.poll_interval, || {
+    // The API server is spared: never more often than the backend's own pace.
+    let interval = interval.max(backend.poll_interval);
+    wait::wait_healthy(&agent.name, timeout, interval, || {
         look(backend, &agent.name)
     })
     .await
-    .map_err(|error| {
-        error.into_backend_error(|reason| BackendError::Unhealthy {
-            agent: agent.name.clone(),
-            seconds: timeout.as_secs(),
-            reason,
-        })
-    })
 }
 
 async fn look(backend: &KubernetesBackend, name: &str) -> Result<Look<()>, BackendError> {

@@ -34,7 +34,6 @@ use std::time::Duration;
 use super::{Backend, BackendError, LockHolder};
 use crate::desired::{Agent, Desired, TeamAccess};
 use crate::observe::Observed;
-use crate::spec::hiclaw::Probe;
 use settings::KubernetesSettings;
 
 /// Name of the fleet's inventory ConfigMap.
@@ -94,7 +93,8 @@ impl KubernetesBackend {
         Ok(Self::new(client, settings, description, force_conflicts))
     }
 
-    /// How often the health gate looks again (1 s; tests go faster).
+    /// The health gate looks at most this often, whatever the plan's gate asks (1 s, to
+    /// spare the API server; tests go faster).
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -206,8 +206,8 @@ impl Backend for KubernetesBackend {
         &self,
         agent: &Agent,
         timeout: Duration,
-        probe: Option<&Probe>,
+        interval: Duration,
     ) -> Result<(), BackendError> {
-        health::wait_healthy(self, agent, timeout, probe).await
+        health::wait_healthy(self, agent, timeout, interval).await
     }
 }

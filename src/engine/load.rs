@@ -1,0 +1,94 @@
+//! Loading the desired state: read a snapshot of the source, check it, resolve it. One
+//! call for every command and the daemon; an invalid state is an error that carries its
+//! diagnostics, so nothing is planned or applied from a broken commit.
+
+use crate::desired::{self, Desired};
+use crate::source::{self, Snapshot, SourceError, SourceOptions};
+use crate::spec::config::Config;
+use crate::spec::{self, Checked};
+
+/// A valid desired state, resolved.
+#[derive(Debug)]
+pub struct Loaded {
+    /// One record per agent, with the hashes that decide restart or hot push.
+    pub desired: Desired,
+    /// The fleet settings (`clawops.toml`): backend, rollout, prune.
+    pub config: Config,
+}
+
+/// Why the desired state could not be loaded.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    /// The source could not be read at all.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    ReadSource(#[from] SourceError),
+    /// The source was read but is not a valid desired state.
+    #[error("invalid desired state: {} error(s); nothing was planned", .0.checked.error_count())]
+    #[diagnostic(
+        code(clawops::engine::invalid),
+        help(
+            "run `clawops validate` on the source for every problem with its file, line and column"
+        )
+    )]
+    CheckSpec(Box<Invalid>),
+}
+
+/// An invalid desired state: the snapshot and every diagnostic, to show where and why.
+#[derive(Debug)]
+pub struct Invalid {
+    /// The files as read.
+    pub snapshot: Snapshot,
+    /// The documents and their diagnostics.
+    pub checked: Checked,
+}
+
+impl Invalid {
+    /// One line: the count and the first error with its place, for logs.
+    pub fn first_error(&self) -> String {
+        let first = self
+            .checked
+            .diagnostics
+            .iter()
+            .find(|diagnostic| diagnostic.is_error())
+            .map(|diagnostic| {
+                format!(
+                    "; first: {}:{}:{} [{}] {}",
+                    diagnostic.file,
+                    diagnostic.line,
+                    diagnostic.column,
+                    diagnostic.code,
+                    diagnostic.message
+                )
+            })
+            .unwrap_or_default();
+        format!("invalid: {} error(s){first}", self.checked.error_count())
+    }
+}
+
+/// Reads and checks the source at `options`, valid or not (`validate` reports both).
+pub fn read_checked(options: &SourceOptions) -> Result<(Snapshot, Checked), SourceError> {
+    let snapshot = source::read(options)?;
+    let checked = spec::check(&snapshot);
+    Ok((snapshot, checked))
+}
+
+/// Reads, checks and resolves the desired state at `options`.
+pub fn load(options: &SourceOptions) -> Result<Loaded, LoadError> {
+    check(source::read(options)?)
+}
+
+/// Checks and resolves an already read snapshot (the daemon fetches first, then decides).
+pub fn check(snapshot: Snapshot) -> Result<Loaded, LoadError> {
+    let checked = spec::check(&snapshot);
+    if !checked.is_valid() {
+        return Err(LoadError::CheckSpec(Box::new(Invalid {
+            snapshot,
+            checked,
+        })));
+    }
+    Ok(Loaded {
+        desired: desired::resolve(&checked.spec),
+        config: checked.spec.config,
+    })
+}

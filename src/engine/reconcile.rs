@@ -1,0 +1,371 @@
+//! One reconcile of the live fleet towards a desired state, the use case behind `clawops
+//! apply` and every apply of the watch daemon: look without the lock (an up-to-date fleet
+//! needs none), take the lock, settle an interrupted apply, observe, plan, check the plan
+//! (saved plan, blast-radius guard, confirmation), prepare, walk, record.
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use super::observe::observe;
+use super::settings::PlanSettings;
+use crate::apply::{ApplyOptions, ApplyReport, Progress};
+use crate::backend::{Backend, BackendError};
+use crate::desired::{Agent, Desired};
+use crate::plan::{MassDeletion, Op, Plan};
+
+/// Agents of one wave worked on at once, at least: creating and health-gating is mostly
+/// waiting on the engine, and the waves already bound how many agents restart together.
+const MIN_CONCURRENCY: usize = 32;
+
+/// How one reconcile runs.
+pub struct Reconcile<'a> {
+    /// What the fleet should be.
+    pub desired: &'a Desired,
+    /// The fleet.
+    pub backend: &'a dyn Backend,
+    /// Prune and blast-radius settings from the command line.
+    pub settings: PlanSettings,
+    /// How long to wait for another apply's lock.
+    pub lock_timeout: Duration,
+    /// A saved plan to apply exactly (refused when the commit or the fleet moved).
+    pub saved: Option<Plan>,
+    /// Shown every plan before anything is decided (apply prints it; the daemon logs).
+    pub show: &'a (dyn Fn(&Plan) + Sync),
+    /// Asked with the plan before anything changes.
+    pub confirm: &'a (dyn Fn(&Plan) -> bool + Sync),
+    /// Told about every wave and step.
+    pub progress: &'a dyn Progress,
+    /// Set to finish the current step and stop.
+    pub stop: &'a AtomicBool,
+}
+
+/// What a reconcile did.
+#[derive(Debug)]
+pub enum Reconciled {
+    /// The fleet already was as desired.
+    NoChanges,
+    /// The plan was walked; the report says whether every step succeeded.
+    Applied {
+        /// The plan walked.
+        plan: Box<Plan>,
+        /// One outcome per step.
+        report: ApplyReport,
+        /// How long the walk took.
+        elapsed: Duration,
+    },
+}
+
+/// Why a reconcile did not walk its plan. Each refusal is its own variant; the backend
+/// failures say whether trying again may help ([`ReconcileError::is_transient`]).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ReconcileError {
+    /// The backend could not be opened.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    OpenBackend(BackendError),
+    /// The apply lock could not be taken.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    TakeLock(BackendError),
+    /// Settling an interrupted apply failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    SettleInterrupted(BackendError),
+    /// Observing the fleet failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Observe(BackendError),
+    /// Images or secrets are missing: nothing was changed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Prepare(BackendError),
+    /// What the walk did could not be recorded (Kubernetes: the inventory).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Finish(BackendError),
+    /// The saved plan was made from another commit.
+    #[error(
+        "refused: the saved plan was made from commit {}, but the source is now at {}; plan again",
+        .saved.as_deref().unwrap_or("(none)"),
+        .now.as_deref().unwrap_or("(none)")
+    )]
+    #[diagnostic(code(clawops::apply::saved_plan_commit))]
+    SavedPlanCommit {
+        /// The commit the saved plan was made from.
+        saved: Option<String>,
+        /// The commit of the source now.
+        now: Option<String>,
+    },
+    /// The live fleet changed since the saved plan was made.
+    #[error("refused: the live fleet changed since the plan was saved; plan again")]
+    #[diagnostic(code(clawops::apply::saved_plan_fleet))]
+    SavedPlanFleet,
+    /// The plan takes away too much of the fleet at once.
+    #[error("{}", super::report::mass_deletion_refusal(.0))]
+    #[diagnostic(code(clawops::apply::mass_delete))]
+    MassDeletion(MassDeletion),
+    /// Nobody confirmed the plan.
+    #[error("not confirmed; nothing was changed")]
+    #[diagnostic(code(clawops::apply::not_confirmed))]
+    NotConfirmed,
+}
+
+impl ReconcileError {
+    /// Whether trying again later may succeed (the backend was unreachable, the lock
+    /// held): the daemon retries these with backoff and quarantines the others.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ReconcileError::OpenBackend(error)
+            | ReconcileError::TakeLock(error)
+            | ReconcileError::SettleInterrupted(error)
+            | ReconcileError::Observe(error)
+            | ReconcileError::Prepare(error)
+            | ReconcileError::Finish(error) => error.is_transient(),
+            ReconcileError::SavedPlanCommit { .. }
+            | ReconcileError::SavedPlanFleet
+            | ReconcileError::MassDeletion(_)
+            | ReconcileError::NotConfirmed => false,
+        }
+    }
+
+    /// Whether the desired state itself is to blame (an image or secret it names is
+    /// missing, a refusal), rather than the backend: the daemon quarantines such a commit,
+    /// and tries the others again.
+    pub fn blames_the_commit(&self) -> bool {
+        match self {
+            ReconcileError::Prepare(error) => !error.is_transient(),
+            ReconcileError::SavedPlanCommit { .. }
+            | ReconcileError::SavedPlanFleet
+            | ReconcileError::MassDeletion(_)
+            | ReconcileError::NotConfirmed => true,
+            ReconcileError::OpenBackend(_)
+            | ReconcileError::TakeLock(_)
+            | ReconcileError::SettleInterrupted(_)
+            | ReconcileError::Observe(_)
+            | ReconcileError::Finish(_) => false,
+        }
+    }
+
+    /// Whether nothing on the fleet was changed: refused or failed before the walk.
+    pub fn changed_nothing(&self) -> bool {
+        !matches!(self, ReconcileError::Finish(_))
+    }
+}
+
+impl Reconcile<'_> {
+    /// Runs the reconcile.
+    pub async fn run(&self) -> Result<Reconciled, ReconcileError> {
+        if self.saved.is_none() && self.already_settled().await {
+            return Ok(Reconciled::NoChanges);
+        }
+        let holder = crate::apply::lock::acquire(self.backend, self.lock_timeout)
+            .await
+            .map_err(ReconcileError::TakeLock)?;
+        crate::apply::lock::hold_while(self.backend, holder, self.locked()).await
+    }
+
+    /// Whether the live fleet already is as desired (and no interrupted apply left
+    /// anything unsettled): then the lock is not needed, and the empty plan is shown. Any
+    /// doubt (an error, a change) goes the locked way, which observes again under the lock.
+    async fn already_settled(&self) -> bool {
+        let Ok(observed) = observe(self.backend, self.desired).await else {
+            return false;
+        };
+        let plan = crate::plan::plan(
+            self.desired,
+            &observed,
+            &self.settings.options(self.desired),
+        );
+        if plan.summary.has_changes() || !observed.interrupted.is_empty() {
+            return false;
+        }
+        (self.show)(&plan);
+        true
+    }
+
+    /// Everything done under the lock: settle, observe, plan, check, prepare, walk.
+    async fn locked(&self) -> Result<Reconciled, ReconcileError> {
+        // Finish what an interrupted apply left behind (a recreate cut short) before
+        // looking at the fleet, so the plan starts from a settled state.
+        self.backend
+            .settle_interrupted()
+            .await
+            .map_err(ReconcileError::SettleInterrupted)?;
+        let observed = observe(self.backend, self.desired)
+            .await
+            .map_err(ReconcileError::Observe)?;
+        let fresh = crate::plan::plan(
+            self.desired,
+            &observed,
+            &self.settings.options(self.desired),
+        );
+        let plan = match &self.saved {
+            Some(saved) => {
+                check_saved(saved, self.desired, &fresh)?;
+                saved.clone()
+            }
+            None => fresh,
+        };
+        (self.show)(&plan);
+        if !plan.summary.has_changes() {
+            return Ok(Reconciled::NoChanges);
+        }
+        if let Some(mass_deletion) = self.settings.refused(&plan) {
+            return Err(ReconcileError::MassDeletion(mass_deletion.clone()));
+        }
+        if !(self.confirm)(&plan) {
+            return Err(ReconcileError::NotConfirmed);
+        }
+        self.walk(plan).await
+    }
+
+    /// Prepares the backend (images, secrets) and walks the plan.
+    async fn walk(&self, plan: Plan) -> Result<Reconciled, ReconcileError> {
+        // Images and secrets are checked for every agent that gets a new container.
+        let touched: Vec<&Agent> = plan
+            .steps
+            .iter()
+            .filter(|step| matches!(step.op, Op::CreateAgent | Op::RecreateAgent))
+            .filter_map(|step| step.resource.agent_name())
+            .filter_map(|name| self.desired.agent(name))
+            .collect();
+        self.backend
+            .prepare(&touched)
+            .await
+            .map_err(ReconcileError::Prepare)?;
+        let options = ApplyOptions {
+            concurrency: concurrency(self.desired),
+        };
+        let started = Instant::now();
+        let report = crate::apply::apply(
+            self.backend,
+            self.desired,
+            &plan,
+            &options,
+            self.progress,
+            self.stop,
+        )
+        .await;
+        // Even after a halted walk: what was created is recorded (Kubernetes: the inventory
+        // prune reads).
+        self.backend
+            .finish()
+            .await
+            .map_err(ReconcileError::Finish)?;
+        Ok(Reconciled::Applied {
+            plan: Box::new(plan),
+            report,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// How many steps run at once: every team that may run side by side, each restarting
+/// its `max_unavailable`, and at least [`MIN_CONCURRENCY`].
+fn concurrency(desired: &Desired) -> usize {
+    let widest = desired
+        .rollout
+        .values()
+        .map(|settings| settings.max_unavailable.max(1) as usize)
+        .max()
+        .unwrap_or(1);
+    (desired.teams_in_parallel.max(1) as usize * widest).max(MIN_CONCURRENCY)
+}
+
+/// Checks that a saved plan still matches what would be planned now.
+pub fn check_saved(saved: &Plan, desired: &Desired, fresh: &Plan) -> Result<(), ReconcileError> {
+    let commit = |revision: &Option<crate::source::Revision>| {
+        revision.as_ref().map(|revision| revision.commit.clone())
+    };
+    if commit(&saved.revision) != commit(&desired.revision) {
+        return Err(ReconcileError::SavedPlanCommit {
+            saved: commit(&saved.revision),
+            now: commit(&desired.revision),
+        });
+    }
+    if saved.observed_fingerprint != fresh.observed_fingerprint {
+        return Err(ReconcileError::SavedPlanFleet);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::test_support::{desired_of, fleet_files};
+    use crate::observe::Observed;
+
+    fn unreachable() -> BackendError {
+        BackendError::Connect {
+            address: "unix:///nowhere.sock".to_owned(),
+            source: "connection refused".into(),
+        }
+    }
+
+    fn image_missing() -> BackendError {
+        BackendError::ImageMissing {
+            image: "hiclaw/worker:v9".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_what_the_commit_causes_blames_it_and_only_backend_hiccups_are_transient() {
+        let cases = [
+            (ReconcileError::OpenBackend(unreachable()), true, false),
+            (ReconcileError::Observe(unreachable()), true, false),
+            (ReconcileError::Prepare(unreachable()), true, false),
+            (ReconcileError::Prepare(image_missing()), false, true),
+            (ReconcileError::Observe(image_missing()), false, false),
+            (
+                ReconcileError::MassDeletion(MassDeletion {
+                    count: 3,
+                    fleet_size: 4,
+                    limit_percent: 10,
+                    groups: vec!["alpha".to_owned()],
+                }),
+                false,
+                true,
+            ),
+            (ReconcileError::SavedPlanFleet, false, true),
+            (ReconcileError::NotConfirmed, false, true),
+        ];
+        for (error, transient, blamed) in cases {
+            assert_eq!(error.is_transient(), transient, "{error:?}");
+            assert_eq!(error.blames_the_commit(), blamed, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_is_refused_when_the_commit_or_the_fleet_moved() {
+        let desired = desired_of(&fleet_files());
+        let options = crate::plan::PlanOptions::default();
+        let fresh = crate::plan::plan(&desired, &Observed::empty(), &options);
+        assert!(check_saved(&fresh, &desired, &fresh).is_ok());
+        let mut other_commit = fresh.clone();
+        other_commit.revision = Some(crate::source::Revision {
+            commit: "0".repeat(40),
+            subject: "elsewhere".to_owned(),
+        });
+        assert!(matches!(
+            check_saved(&other_commit, &desired, &fresh),
+            Err(ReconcileError::SavedPlanCommit { .. })
+        ));
+        let mut moved = fresh.clone();
+        moved.observed_fingerprint = "moved".to_owned();
+        assert!(matches!(
+            check_saved(&moved, &desired, &fresh),
+            Err(ReconcileError::SavedPlanFleet)
+        ));
+    }
+
+    #[test]
+    fn concurrency_covers_every_team_side_by_side_and_never_drops_below_the_floor() {
+        let mut desired = desired_of(&fleet_files());
+        assert_eq!(concurrency(&desired), MIN_CONCURRENCY);
+        desired.teams_in_parallel = 10;
+        for settings in desired.rollout.values_mut() {
+            settings.max_unavailable = 5;
+        }
+        assert_eq!(concurrency(&desired), 50);
+    }
+}
