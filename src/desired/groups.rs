@@ -19,10 +19,17 @@ const DEFAULT_HEALTH_TIMEOUT_SECONDS: u64 = 120;
 /// Every non-empty group, in upgrade order, each with its agents in restart order.
 pub(crate) fn groups(spec: &Spec, profiles: &[Profile<'_>]) -> Vec<Group> {
     let prefix = &spec.config.fleet.prefix;
+    // The profiles of each group, in their order, found in one pass (a filter per group
+    // was 22 million comparisons for 1,000 teams).
+    let mut by_group: BTreeMap<&str, Vec<&Profile<'_>>> = BTreeMap::new();
+    for profile in profiles {
+        by_group.entry(&profile.group).or_default().push(profile);
+    }
     let names_in = |group: &str, role: Option<AgentRole>| -> Vec<String> {
-        profiles
-            .iter()
-            .filter(|profile| profile.group == group)
+        by_group
+            .get(group)
+            .into_iter()
+            .flatten()
             .filter(|profile| role.is_none_or(|role| profile.role == role))
             .map(|profile| resource_name(prefix, profile.role, &profile.member))
             .collect()

@@ -89,8 +89,15 @@ pub fn resolve(spec: &Spec) -> Desired {
     }
 }
 
-/// Every team, its admin and its agents, sorted by name.
+/// Every team, its admin and its agents, sorted by name. The agents are grouped by team
+/// in one pass (a filter per team was 11 million comparisons for 1,000 teams).
 fn team_access(spec: &Spec, agents: &[Agent]) -> Vec<super::TeamAccess> {
+    let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for agent in agents {
+        if let Some(team) = agent.team.as_deref() {
+            members.entry(team).or_default().push(agent.name.clone());
+        }
+    }
     let mut teams: Vec<super::TeamAccess> = spec
         .teams
         .iter()
@@ -101,11 +108,7 @@ fn team_access(spec: &Spec, agents: &[Agent]) -> Vec<super::TeamAccess> {
                 .admin
                 .as_ref()
                 .map(|admin| admin.name.value.clone()),
-            agents: agents
-                .iter()
-                .filter(|agent| agent.team.as_deref() == Some(team.name()))
-                .map(|agent| agent.name.clone())
-                .collect(),
+            agents: members.get(team.name()).cloned().unwrap_or_default(),
         })
         .collect();
     teams.sort_by(|left, right| left.name.cmp(&right.name));
