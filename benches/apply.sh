@@ -24,13 +24,9 @@ cargo build --release --locked -q
 binary=$PWD/target/release/clawops
 
 # One tiny image, two names (the upgrade changes the reference, as a tag bump does).
-rootfs=$(mktemp -d)
-mkdir -p "$rootfs/bin" "$rootfs/root" "$rootfs/tmp"
-cp /bin/busybox "$rootfs/bin/"
-for tool in sh sleep cat ls true test mkdir echo; do ln -sf busybox "$rootfs/bin/$tool"; done
-tar -C "$rootfs" -c . | docker import --change 'CMD ["sh","-c","trap \"exit 0\" TERM; sleep 86400 & wait"]' --change 'ENV PATH=/bin' - clawops-bench/agent:v1 >/dev/null
+. benches/agent_image.sh
+agent_image clawops-bench/agent:v1
 docker tag clawops-bench/agent:v1 clawops-bench/agent:v2
-rm -rf "$rootfs"
 
 fleet=$work/apply-fleet
 rm -rf "$fleet"

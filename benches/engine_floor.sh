@@ -11,12 +11,8 @@ count=${1:-101}
 socket=/var/run/docker.sock
 api=http://localhost/v1.41
 [ -x /bin/busybox ] || { echo "install busybox-static"; exit 1; }
-rootfs=$(mktemp -d)
-mkdir -p "$rootfs/bin" "$rootfs/root" "$rootfs/tmp"
-cp /bin/busybox "$rootfs/bin/"
-for tool in sh sleep; do ln -sf busybox "$rootfs/bin/$tool"; done
-tar -C "$rootfs" -c . | docker import --change 'CMD ["sh","-c","trap \"exit 0\" TERM; sleep 86400 & wait"]' --change 'ENV PATH=/bin' - clawops-bench/floor:1 >/dev/null
-rm -rf "$rootfs"
+. "$(dirname "$0")/agent_image.sh"
+agent_image clawops-bench/floor:1
 net=engine-floor-net-$$
 docker network create $net >/dev/null
 cleanup() {

@@ -33,12 +33,8 @@ hyperfine --warmup 1 --runs 10 \
   -n "plan --base HEAD~1 (this tree)" "$binary plan $fleet --base HEAD~1"
 
 # The 100-agent Docker fleet, applied once by this tree; then each build's no-op apply.
-rootfs=$(mktemp -d)
-mkdir -p "$rootfs/bin" "$rootfs/root" "$rootfs/tmp"
-cp /bin/busybox "$rootfs/bin/"
-for tool in sh sleep cat ls true test mkdir echo; do ln -sf busybox "$rootfs/bin/$tool"; done
-tar -C "$rootfs" -c . | docker import --change 'CMD ["sh","-c","trap \"exit 0\" TERM; sleep 86400 & wait"]' --change 'ENV PATH=/bin' - clawops-regression/agent:v1 >/dev/null
-rm -rf "$rootfs"
+. benches/agent_image.sh
+agent_image clawops-regression/agent:v1
 docker_fleet=$work/regression-fleet
 rm -rf "$docker_fleet"
 python3 benches/generate_fleet.py --out "$docker_fleet" --teams 10 --workers 9

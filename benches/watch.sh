@@ -28,12 +28,8 @@ secret="benchmark webhook secret"
 ticks=$(getconf CLK_TCK)
 
 # The image: exits on SIGTERM like an agent.
-rootfs=$(mktemp -d)
-mkdir -p "$rootfs/bin" "$rootfs/root" "$rootfs/tmp"
-cp /bin/busybox "$rootfs/bin/"
-for tool in sh sleep cat ls true test mkdir echo; do ln -sf busybox "$rootfs/bin/$tool"; done
-tar -C "$rootfs" -c . | docker import --change 'CMD ["sh","-c","trap \"exit 0\" TERM; sleep 86400 & wait"]' --change 'ENV PATH=/bin' - clawops-bench/agent:v1 >/dev/null
-rm -rf "$rootfs"
+. benches/agent_image.sh
+agent_image clawops-bench/agent:v1
 
 # The config repository: a bare remote and a clone that pushes.
 rm -rf "$work/watch"
