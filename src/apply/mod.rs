@@ -188,13 +188,16 @@ async fn run_step<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome
     }
 }
 
+/// The error of a step whose resource is not what it should be, or not in git.
+fn not_found(step: &Step) -> StepError {
+    StepError::FindResource {
+        resource: step.resource.clone(),
+    }
+}
+
 /// The name of the agent a step works on.
 fn agent_name(step: &Step) -> Result<&str, StepError> {
-    step.resource
-        .agent_name()
-        .ok_or_else(|| StepError::FindResource {
-            resource: step.resource.clone(),
-        })
+    step.resource.agent_name().ok_or_else(|| not_found(step))
 }
 
 /// The desired record of the agent a step works on.
@@ -204,9 +207,7 @@ fn agent_of<'a, B: Backend + ?Sized>(
 ) -> Result<&'a Agent, StepError> {
     run.desired
         .agent(agent_name(step)?)
-        .ok_or_else(|| StepError::FindResource {
-            resource: step.resource.clone(),
-        })
+        .ok_or_else(|| not_found(step))
 }
 
 /// The team's access rules: as the desired state has them, or gone with the team.
@@ -214,12 +215,7 @@ async fn update_team_access<B: Backend + ?Sized>(
     run: &Run<'_, B>,
     step: &Step,
 ) -> Result<(), StepError> {
-    let team = step
-        .resource
-        .team_name()
-        .ok_or_else(|| StepError::FindResource {
-            resource: step.resource.clone(),
-        })?;
+    let team = step.resource.team_name().ok_or_else(|| not_found(step))?;
     let access = run.desired.teams.iter().find(|wanted| wanted.name == team);
     Ok(run.backend.update_team_access(team, access).await?)
 }
@@ -269,9 +265,7 @@ async fn wait_healthy<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Out
         (Ok(agent), Some(gate)) => (agent, gate),
         (Err(error), _) => return Outcome::failed(error),
         (Ok(_), None) => {
-            return Outcome::failed(StepError::FindResource {
-                resource: step.resource.clone(),
-            });
+            return Outcome::failed(not_found(step));
         }
     };
     match look_healthy(run.backend, agent, &gate).await {

@@ -28,11 +28,6 @@ use crate::desired::{Agent, Desired, TeamAccess};
 use crate::observe::Observed;
 use crate::spec::config::Config;
 
-/// Whether this build has any backend at all (a `docker` or `kubernetes` cargo feature).
-pub fn any_compiled() -> bool {
-    cfg!(any(feature = "docker", feature = "kubernetes"))
-}
-
 /// Opens the backend `config` names (`[fleet] backend`, already overridden by the command
 /// line) for `fleet`; `force_conflicts` lets Kubernetes take over fields another manager
 /// owns. A backend left out of this build is [`BackendError::Unavailable`].

@@ -145,11 +145,6 @@ impl ReconcileError {
             | ReconcileError::Finish(_) => false,
         }
     }
-
-    /// Whether nothing on the fleet was changed: refused or failed before the walk.
-    pub fn changed_nothing(&self) -> bool {
-        !matches!(self, ReconcileError::Finish(_))
-    }
 }
 
 impl Reconcile<'_> {

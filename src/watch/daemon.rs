@@ -334,7 +334,7 @@ impl Daemon {
                 };
                 (result, reason)
             }
-            Err(error) if retry::worth_retrying(&error) => {
+            Err(error) if !error.blames_the_commit() => {
                 tracing::warn!(
                     commit = short(commit),
                     error = %chain(&error),

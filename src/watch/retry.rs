@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use crate::apply::{ApplyReport, StepError};
-use crate::engine::ReconcileError;
 
 /// The first retry's delay.
 const FIRST_DELAY: Duration = Duration::from_secs(1);
@@ -41,11 +40,6 @@ impl Backoff {
         let factor = 2u32.saturating_pow(exponent.min(16));
         Some(FIRST_DELAY.saturating_mul(factor).min(interval))
     }
-}
-
-/// Whether a reconcile error is worth another try (rather than quarantining the commit).
-pub fn worth_retrying(error: &ReconcileError) -> bool {
-    !error.blames_the_commit()
 }
 
 /// Whether the failure that stopped a rollout is worth another try: its first failed
