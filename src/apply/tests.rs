@@ -184,6 +184,7 @@ fn team(members: &[&str], image: &str, on_failure: FailurePolicy) -> Desired {
         teams_in_parallel: 1,
         prune: PruneConfig::default(),
         teams: Vec::new(),
+        hiclaw: None,
     }
 }
 

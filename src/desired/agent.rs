@@ -152,6 +152,10 @@ pub struct Agent {
     pub runtime_hash: String,
     /// Hash over the workspace files (hot-pushed without a restart).
     pub config_hash: String,
+    /// The `hiclaw` target only: the member spec the HiClaw controller is given (the
+    /// runtime hash is then a hash of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hiclaw: Option<Box<super::hiclaw::HiclawMember>>,
 }
 
 impl Agent {

@@ -89,6 +89,7 @@ impl AgentBuilder {
             line: 1,
             runtime_hash: String::new(),
             config_hash: String::new(),
+            hiclaw: None,
         };
         Self {
             agent,

@@ -12,6 +12,7 @@ mod builder;
 mod duration;
 mod groups;
 mod hash;
+pub mod hiclaw;
 mod images;
 mod openclaw;
 mod profile;
@@ -71,6 +72,10 @@ pub struct Desired {
     /// isolation, e.g. Kubernetes RBAC).
     #[serde(default)]
     pub teams: Vec<TeamAccess>,
+    /// The `hiclaw` target only: Teams' own fields and Humans, as the controller is
+    /// given them ([`hiclaw::retarget`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hiclaw: Option<hiclaw::HiclawFleet>,
 }
 
 /// One team as a backend's access rules see it.

@@ -407,7 +407,7 @@ fn debug_targets(spec: &Spec, written: &DebugWorkerSpec) -> Vec<String> {
 }
 
 /// The model of the agent with this member name, when it names one.
-fn member_model(spec: &Spec, member: &str) -> Option<String> {
+pub(crate) fn member_model(spec: &Spec, member: &str) -> Option<String> {
     let standalone = spec
         .workers
         .iter()

@@ -86,6 +86,7 @@ pub fn resolve(spec: &Spec) -> Desired {
         teams_in_parallel: spec.config.rollout.teams_in_parallel,
         prune: spec.config.prune.clone(),
         teams,
+        hiclaw: None,
     }
 }
 
@@ -157,6 +158,7 @@ fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -
         file: profile.file.to_owned(),
         line: profile.line,
         runtime_hash: String::new(),
+        hiclaw: None,
     };
     agent.runtime_hash = hash::runtime_hash(&agent, profile.package);
     agent

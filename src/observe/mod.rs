@@ -63,6 +63,11 @@ pub struct ObservedAgent {
     /// (Kubernetes, by a server-side dry run); re-applying the agent restores them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edited: Vec<String>,
+    /// The state the fleet itself put the agent in at run time, when it differs from the
+    /// one clawops applied (HiClaw: a leader, the Manager or auto-sleep put it to sleep or
+    /// woke it). Reported by `status`; never planned as drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_state: Option<AgentState>,
 }
 
 impl ObservedAgent {
@@ -83,6 +88,7 @@ impl ObservedAgent {
             applied_state: Some(agent.state),
             last_applied: Some(agent.clone()),
             edited: Vec::new(),
+            runtime_state: None,
         }
     }
 }
@@ -100,6 +106,19 @@ pub struct ObservedTeam {
     /// The rules name exactly the team's pods as they are now (always true without an
     /// admin: there is nothing to name).
     pub pods_named: bool,
+    /// The `hiclaw` target: the Team object's own fields as the controller has them
+    /// (everything but its members); its steps compare these instead of access rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::desired::hiclaw::SpecFields>,
+}
+
+/// A Human as the backend reports it (the `hiclaw` target).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedHuman {
+    /// `metadata.name`.
+    pub name: String,
+    /// Its spec as the controller has it (`None` when only its name is known).
+    pub spec: Option<crate::desired::hiclaw::SpecFields>,
 }
 
 /// What the plan was computed against.
@@ -135,6 +154,10 @@ pub struct Observed {
     /// when it does not (Docker, offline plans), and no access step is planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<ObservedTeam>>,
+    /// Every Human clawops applied, when the backend realizes Humans (the `hiclaw`
+    /// target); `None` when it does not, and no Human step is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub humans: Option<Vec<ObservedHuman>>,
 }
 
 impl Observed {
@@ -145,6 +168,7 @@ impl Observed {
             agents: Vec::new(),
             interrupted: Vec::new(),
             teams: None,
+            humans: None,
         }
     }
 
@@ -169,6 +193,7 @@ impl Observed {
             agents,
             interrupted: Vec::new(),
             teams: None,
+            humans: None,
         }
     }
 
@@ -204,6 +229,9 @@ impl Observed {
         }
         if let Some(teams) = &self.teams {
             hasher.update(serde_json::to_string(teams).unwrap_or_default().as_bytes());
+        }
+        if let Some(humans) = &self.humans {
+            hasher.update(serde_json::to_string(humans).unwrap_or_default().as_bytes());
         }
         hex::encode(hasher.finalize())
     }

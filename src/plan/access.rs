@@ -127,6 +127,7 @@ mod tests {
                     admin: team.admin.clone(),
                     agents: team.agents.clone(),
                     pods_named: true,
+                    settings: None,
                 })
                 .collect(),
         );
@@ -236,6 +237,7 @@ mod tests {
             admin: Some("alice".to_owned()),
             agents: vec!["hiclaw-worker-gamma-dev".to_owned()],
             pods_named: true,
+            settings: None,
         });
         assert!(
             access_steps(&desired, &observed, false).is_empty(),

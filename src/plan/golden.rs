@@ -92,6 +92,7 @@ fn running(applied: &[(String, String)]) -> Observed {
         agents,
         interrupted: Vec::new(),
         teams: None,
+        humans: None,
     }
 }
 

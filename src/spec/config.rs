@@ -14,6 +14,9 @@ pub enum BackendKind {
     Docker,
     /// A Kubernetes cluster.
     Kubernetes,
+    /// A running HiClaw controller, which provisions each agent (Matrix account, gateway
+    /// key, storage) and runs it.
+    Hiclaw,
 }
 
 impl BackendKind {
@@ -22,6 +25,7 @@ impl BackendKind {
         match self {
             BackendKind::Docker => "docker",
             BackendKind::Kubernetes => "kubernetes",
+            BackendKind::Hiclaw => "hiclaw",
         }
     }
 }
@@ -36,6 +40,8 @@ pub struct Config {
     pub docker: DockerConfig,
     /// Kubernetes backend settings.
     pub kubernetes: KubernetesConfig,
+    /// HiClaw target settings.
+    pub hiclaw: HiclawConfig,
     /// How upgrades roll through the fleet.
     pub rollout: RolloutConfig,
     /// Deleting agents that left git.
@@ -51,7 +57,7 @@ pub struct FleetConfig {
     pub name: Option<String>,
     /// Resource name prefix, as upstream HiClaw (`hiclaw-`).
     pub prefix: String,
-    /// `docker` or `kubernetes`.
+    /// `docker`, `kubernetes` or `hiclaw`.
     pub backend: BackendKind,
 }
 
@@ -132,6 +138,54 @@ impl Default for KubernetesResources {
             requests_memory: "256Mi".to_owned(),
             limits_cpu: "1000m".to_owned(),
             limits_memory: "2Gi".to_owned(),
+        }
+    }
+}
+
+/// How clawops reaches a HiClaw controller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HiclawTransport {
+    /// Server-side apply of `hiclaw.io/v1beta1` objects through the Kubernetes API (the
+    /// controller installed in a cluster by Helm).
+    #[default]
+    Kubernetes,
+    /// The embedded controller's REST API (`HICLAW_CONTROLLER_URL`).
+    Rest,
+}
+
+impl HiclawTransport {
+    /// The transport's name, as `[hiclaw] transport` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HiclawTransport::Kubernetes => "kubernetes",
+            HiclawTransport::Rest => "rest",
+        }
+    }
+}
+
+/// `[hiclaw]`: which controller owns the fleet's objects and how clawops writes them.
+/// Where the controller is and with which credentials clawops connects are not here: they
+/// come from flags and the environment (`--kubeconfig`, `HICLAW_CONTROLLER_URL`,
+/// `HICLAW_AUTH_TOKEN`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HiclawConfig {
+    /// `kubernetes` (default) or `rest`.
+    pub transport: HiclawTransport,
+    /// The controller's name: every object is labelled `hiclaw.io/controller=<name>` (the
+    /// controller only sees objects with its label; Helm: the release's full name).
+    pub controller: String,
+    /// The controller's namespace (kubernetes transport).
+    pub namespace: String,
+}
+
+impl Default for HiclawConfig {
+    fn default() -> Self {
+        Self {
+            transport: HiclawTransport::Kubernetes,
+            controller: "hiclaw-controller".to_owned(),
+            namespace: "hiclaw".to_owned(),
         }
     }
 }

@@ -46,6 +46,7 @@ pub(super) async fn observe(backend: &DockerBackend) -> Result<Observed, Backend
         agents,
         interrupted,
         teams: None,
+        humans: None,
     })
 }
 
@@ -155,6 +156,7 @@ async fn observe_container(
         applied_state: records::recorded_state(&labels),
         last_applied: applied,
         edited: Vec::new(),
+        runtime_state: None,
     };
     if let Some(record) = record {
         agent.config_hash = record.config_hash.clone();
@@ -207,6 +209,7 @@ fn missing_agents(
                 applied_state: records::recorded_state(&volume.labels),
                 last_applied: None,
                 edited: Vec::new(),
+                runtime_state: None,
                 name,
             };
             if let Some(stored) = stored.get(&agent.name).filter(|s| s.container.is_none()) {

@@ -85,6 +85,7 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
                     .and_then(AgentState::from_name),
                 last_applied: None,
                 edited: Vec::new(),
+                runtime_state: None,
             },
         );
     }
@@ -95,6 +96,7 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
         agents: agents.into_values().collect(),
         interrupted: Vec::new(),
         teams: Some(teams),
+        humans: None,
     })
 }
 
@@ -157,6 +159,7 @@ fn observed_deployment(
             .and_then(|name| AgentState::from_name(name)),
         last_applied: record,
         edited: Vec::new(),
+        runtime_state: None,
     }
 }
 

@@ -91,6 +91,7 @@ pub(super) async fn observe_teams(
                 .map(|role| named(role, "deployments"))
                 .unwrap_or_default(),
             pods_named: admin.is_none() || role.is_some_and(|role| named(role, "pods") == current),
+            settings: None,
             admin,
             name: team,
         });

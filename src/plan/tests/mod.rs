@@ -58,6 +58,7 @@ fn fleet(agents: Vec<Agent>) -> Desired {
         teams_in_parallel: 1,
         prune: PruneConfig::default(),
         teams: Vec::new(),
+        hiclaw: None,
     }
 }
 
@@ -74,6 +75,7 @@ fn observed(agents: Vec<ObservedAgent>) -> Observed {
         agents,
         interrupted: Vec::new(),
         teams: None,
+        humans: None,
     }
 }
 
