@@ -27,6 +27,15 @@ pub struct Cli {
     /// conflict.
     #[arg(long, global = true)]
     pub force_conflicts: bool,
+    /// HiClaw (rest transport): the controller's REST API (default http://localhost:8090).
+    /// The bearer token comes from HICLAW_AUTH_TOKEN or the file HICLAW_AUTH_TOKEN_FILE names.
+    #[arg(long, value_name = "URL", env = "HICLAW_CONTROLLER_URL", global = true)]
+    pub hiclaw_url: Option<String>,
+    /// HiClaw (rest transport): the folder holding clawops's record of what it applied
+    /// (default $XDG_STATE_HOME/clawops/hiclaw); share it between every machine that
+    /// applies to the same controller.
+    #[arg(long, value_name = "DIR", env = "CLAWOPS_HICLAW_RECORD", global = true)]
+    pub hiclaw_record: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -39,6 +48,8 @@ pub enum BackendChoice {
     Docker,
     /// A Kubernetes cluster.
     Kubernetes,
+    /// A running HiClaw controller.
+    Hiclaw,
 }
 
 impl Cli {
@@ -48,12 +59,23 @@ impl Cli {
             backend: self.backend.map(|choice| match choice {
                 BackendChoice::Docker => crate::spec::config::BackendKind::Docker,
                 BackendChoice::Kubernetes => crate::spec::config::BackendKind::Kubernetes,
+                BackendChoice::Hiclaw => crate::spec::config::BackendKind::Hiclaw,
             }),
             kubeconfig: self
                 .kubeconfig
                 .as_ref()
                 .map(|path| path.to_string_lossy().into_owned()),
-            force_conflicts: self.force_conflicts,
+            endpoint: crate::backend::Endpoint {
+                force_conflicts: self.force_conflicts,
+                hiclaw_url: self.hiclaw_url.clone(),
+                hiclaw_token: std::env::var("HICLAW_AUTH_TOKEN")
+                    .ok()
+                    .filter(|token| !token.is_empty()),
+                hiclaw_token_file: std::env::var_os("HICLAW_AUTH_TOKEN_FILE")
+                    .filter(|file| !file.is_empty())
+                    .map(PathBuf::from),
+                hiclaw_record: self.hiclaw_record.clone(),
+            },
         }
     }
 }

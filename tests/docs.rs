@@ -43,6 +43,8 @@ fn the_plan_reference_documents_every_operation_and_cause() {
         Op::KeepAgent,
         Op::WaitHealthy,
         Op::UpdateTeamAccess,
+        Op::WriteHuman,
+        Op::DeleteHuman,
     ];
     // A new operation must be added above (and documented): this match stops compiling.
     for op in ops {
@@ -56,7 +58,9 @@ fn the_plan_reference_documents_every_operation_and_cause() {
             | Op::DeleteAgent
             | Op::KeepAgent
             | Op::WaitHealthy
-            | Op::UpdateTeamAccess => {}
+            | Op::UpdateTeamAccess
+            | Op::WriteHuman
+            | Op::DeleteHuman => {}
         }
     }
     let text = String::new;

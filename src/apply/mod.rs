@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError};
 use crate::desired::{Agent, Desired};
-use crate::plan::{HealthGate, Op, Plan, Step};
+use crate::plan::{HealthGate, Op, Plan, Resource, Step};
 use crate::spec::hiclaw::FailurePolicy;
 
 /// Settings of one apply.
@@ -181,6 +181,8 @@ async fn run_step<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome
         Op::KeepAgent => Ok(()),
         Op::WaitHealthy => return wait_healthy(run, step).await,
         Op::UpdateTeamAccess => update_team_access(run, step).await,
+        Op::WriteHuman => write_human(run, step).await,
+        Op::DeleteHuman => delete_human(run, step).await,
     };
     match result {
         Ok(()) => Outcome::Done,
@@ -218,6 +220,27 @@ async fn update_team_access<B: Backend + ?Sized>(
     let team = step.resource.team_name().ok_or_else(|| not_found(step))?;
     let access = run.desired.teams.iter().find(|wanted| wanted.name == team);
     Ok(run.backend.update_team_access(team, access).await?)
+}
+
+/// The Human as the desired state has it.
+async fn write_human<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
+    let Resource::Human(name) = &step.resource else {
+        return Err(not_found(step));
+    };
+    let human = run
+        .desired
+        .hiclaw
+        .as_ref()
+        .and_then(|fleet| fleet.humans.iter().find(|human| human.name == *name))
+        .ok_or_else(|| not_found(step))?;
+    Ok(run.backend.write_human(human).await?)
+}
+
+async fn delete_human<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {
+    let Resource::Human(name) = &step.resource else {
+        return Err(not_found(step));
+    };
+    Ok(run.backend.delete_human(name).await?)
 }
 
 async fn create_agent<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Result<(), StepError> {

@@ -12,6 +12,8 @@
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod error;
+#[cfg(feature = "hiclaw")]
+pub mod hiclaw;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod labels;
@@ -24,18 +26,54 @@ pub use error::BackendError;
 pub use lock::LockHolder;
 pub use wait::{Look, WaitError, wait_until};
 
+use crate::desired::hiclaw::HiclawHuman;
 use crate::desired::{Agent, Desired, TeamAccess};
 use crate::observe::Observed;
 use crate::spec::config::Config;
 
+/// Where and with which credentials a backend connects beyond `clawops.toml`: flags and
+/// the environment only, never the repository.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `--force-conflicts`: Kubernetes takes over fields another manager owns.
+    pub force_conflicts: bool,
+    /// `--hiclaw-url` / `HICLAW_CONTROLLER_URL`: the embedded controller's REST API.
+    pub hiclaw_url: Option<String>,
+    /// `HICLAW_AUTH_TOKEN`: the REST API's bearer token (never printed).
+    pub hiclaw_token: Option<String>,
+    /// `HICLAW_AUTH_TOKEN_FILE`: a file holding that token.
+    pub hiclaw_token_file: Option<std::path::PathBuf>,
+    /// `--hiclaw-record` / `CLAWOPS_HICLAW_RECORD`: where the REST transport keeps its
+    /// record of what clawops applied.
+    pub hiclaw_record: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Endpoint")
+            .field("force_conflicts", &self.force_conflicts)
+            .field("hiclaw_url", &self.hiclaw_url)
+            .field("hiclaw_token", &self.hiclaw_token.as_ref().map(|_| "(redacted)"))
+            .field("hiclaw_token_file", &self.hiclaw_token_file)
+            .field("hiclaw_record", &self.hiclaw_record)
+            .finish()
+    }
+}
+
+/// The embedded HiClaw controller's REST API when neither `--hiclaw-url` nor
+/// `HICLAW_CONTROLLER_URL` names one (as upstream's `hiclaw` CLI).
+pub const DEFAULT_HICLAW_URL: &str = "http://localhost:8090";
+
 /// Opens the backend `config` names (`[fleet] backend`, already overridden by the command
-/// line) for `fleet`; `force_conflicts` lets Kubernetes take over fields another manager
-/// owns. A backend left out of this build is [`BackendError::Unavailable`].
+/// line) for `fleet`, reached as `endpoint` says. A backend left out of this build is
+/// [`BackendError::Unavailable`].
 pub async fn open(
     config: &Config,
     fleet: &str,
-    force_conflicts: bool,
+    endpoint: &Endpoint,
 ) -> Result<Box<dyn Backend>, BackendError> {
+    let force_conflicts = endpoint.force_conflicts;
     match config.fleet.backend {
         #[cfg(feature = "docker")]
         crate::spec::config::BackendKind::Docker => {
@@ -59,6 +97,8 @@ pub async fn open(
             .await?;
             Ok(Box::new(backend))
         }
+        #[cfg(feature = "hiclaw")]
+        crate::spec::config::BackendKind::Hiclaw => hiclaw::open(config, fleet, endpoint).await,
         #[allow(unreachable_patterns)]
         other => {
             let _ = (fleet, force_conflicts);
@@ -77,7 +117,7 @@ pub enum RenderError {
     #[diagnostic(
         code(clawops::render::nothing),
         help(
-            "render shows Kubernetes manifests: run it with --backend kubernetes (or set [fleet] backend = \"kubernetes\")"
+            "render shows Kubernetes manifests or HiClaw objects: run it with --backend kubernetes or --backend hiclaw (or set [fleet] backend)"
         )
     )]
     NothingToRender {
@@ -111,6 +151,12 @@ pub fn render(config: &Config, desired: &Desired) -> Result<String, RenderError>
             );
             Ok(kubernetes::render::render(desired, &settings)?)
         }
+        #[cfg(feature = "hiclaw")]
+        crate::spec::config::BackendKind::Hiclaw => Ok(hiclaw::objects::render(
+            desired,
+            &config.hiclaw.namespace,
+            &config.hiclaw.controller,
+        )),
         #[allow(unreachable_patterns)]
         other => {
             let _ = desired;
@@ -171,6 +217,19 @@ pub trait Backend: Send + Sync {
         access: Option<&TeamAccess>,
     ) -> Result<(), BackendError> {
         let _ = (team, access);
+        Ok(())
+    }
+
+    /// Creates or updates a Human (only backends that report Humans in
+    /// [`Observed::humans`] are given this step; the default has nothing to do).
+    async fn write_human(&self, human: &HiclawHuman) -> Result<(), BackendError> {
+        let _ = human;
+        Ok(())
+    }
+
+    /// Deletes a Human that left git.
+    async fn delete_human(&self, name: &str) -> Result<(), BackendError> {
+        let _ = name;
         Ok(())
     }
 

@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Loads the desired state; prints why and returns `None` when it is unreadable or
 /// invalid (with every diagnostic, located).
 pub(crate) fn load(context: &Context, options: &SourceOptions) -> Option<Loaded> {
-    match engine::load(options) {
+    match engine::load(options, context.connection.backend) {
         Ok(loaded) => Some(loaded),
         Err(error) => {
             print_load_error(context, &error);

@@ -4,7 +4,7 @@
 
 use crate::desired::{self, Desired};
 use crate::source::{self, Snapshot, SourceError, SourceOptions};
-use crate::spec::config::Config;
+use crate::spec::config::{BackendKind, Config};
 use crate::spec::{self, Checked};
 
 /// A valid desired state, resolved.
@@ -73,22 +73,31 @@ pub fn read_checked(options: &SourceOptions) -> Result<(Snapshot, Checked), Sour
     Ok((snapshot, checked))
 }
 
-/// Reads, checks and resolves the desired state at `options`.
-pub fn load(options: &SourceOptions) -> Result<Loaded, LoadError> {
-    check(source::read(options)?)
+/// Reads, checks and resolves the desired state at `options`, for the backend `backend`
+/// names (`--backend`), else the one `[fleet] backend` names.
+pub fn load(options: &SourceOptions, backend: Option<BackendKind>) -> Result<Loaded, LoadError> {
+    check(source::read(options)?, backend)
 }
 
-/// Checks and resolves an already read snapshot (the daemon fetches first, then decides).
-pub fn check(snapshot: Snapshot) -> Result<Loaded, LoadError> {
-    let checked = spec::check(&snapshot);
+/// Checks and resolves an already read snapshot (the daemon fetches first, then decides)
+/// for the backend `backend` names, else `[fleet] backend`: what only some targets can
+/// realize is checked against it, and the `hiclaw` target gets each agent's member spec.
+pub fn check(snapshot: Snapshot, backend: Option<BackendKind>) -> Result<Loaded, LoadError> {
+    let mut checked = spec::check(&snapshot);
+    let target = backend.unwrap_or(checked.spec.config.fleet.backend);
+    checked.add_target_diagnostics(target);
     if !checked.is_valid() {
         return Err(LoadError::CheckSpec(Box::new(Invalid {
             snapshot,
             checked,
         })));
     }
+    let mut desired = desired::resolve(&checked.spec);
+    if target == BackendKind::Hiclaw {
+        desired::hiclaw::retarget(&checked.spec, &mut desired);
+    }
     Ok(Loaded {
-        desired: desired::resolve(&checked.spec),
+        desired,
         config: checked.spec.config,
     })
 }

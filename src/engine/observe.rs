@@ -15,7 +15,7 @@ pub async fn open(
     connection: &Connection,
     fleet: &str,
 ) -> Result<Box<dyn Backend>, BackendError> {
-    backend::open(&connection.over(config), fleet, connection.force_conflicts).await
+    backend::open(&connection.over(config), fleet, &connection.endpoint).await
 }
 
 /// Opens the backend of `loaded`'s fleet and observes it fully (what `plan` against the

@@ -13,8 +13,9 @@ pub struct Connection {
     pub backend: Option<BackendKind>,
     /// `--kubeconfig`, over `[kubernetes] kubeconfig`.
     pub kubeconfig: Option<String>,
-    /// `--force-conflicts`: take over fields another field manager owns.
-    pub force_conflicts: bool,
+    /// `--force-conflicts`, the HiClaw controller's URL and token, and where the REST
+    /// transport keeps its record.
+    pub endpoint: crate::backend::Endpoint,
 }
 
 impl Connection {
@@ -108,7 +109,10 @@ mod tests {
         let connection = Connection {
             backend: Some(BackendKind::Kubernetes),
             kubeconfig: Some("/tmp/kubeconfig".to_owned()),
-            force_conflicts: true,
+            endpoint: crate::backend::Endpoint {
+                force_conflicts: true,
+                ..Default::default()
+            },
         };
         let config = connection.over(&desired_config);
         assert_eq!(config.fleet.backend, BackendKind::Kubernetes);

@@ -56,8 +56,19 @@ pub(super) fn team_steps(
     let mut steps = Vec::new();
     for team in &desired.teams {
         let mut causes = Vec::new();
+        let settings = desired
+            .hiclaw
+            .as_ref()
+            .and_then(|fleet| fleet.team(&team.name))
+            .map(|hiclaw| &hiclaw.settings);
         match observed_teams.iter().find(|seen| seen.name == team.name) {
             None => causes.push(Cause::NewTeam),
+            // The `hiclaw` target: the Team object's own fields, nothing about pods.
+            Some(seen) if settings.is_some() => {
+                if let (Some(before), Some(after)) = (&seen.settings, settings) {
+                    causes.extend(super::compare::spec_causes(before, after));
+                }
+            }
             Some(seen) => {
                 if seen.admin != team.admin {
                     causes.push(Cause::FieldChanged {

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use super::model::{Cause, Drift, Op};
+use crate::desired::hiclaw::SpecFields;
 use crate::desired::{Agent, EnvVar};
 use crate::observe::{ObservedAgent, ObservedStatus};
 use crate::spec::hiclaw::AgentState;
@@ -128,8 +131,12 @@ fn recreate_causes(desired: &Agent, observed: &ObservedAgent, drift: Vec<Cause>)
     causes
 }
 
-/// Every runtime field that differs between the applied record and the desired one.
+/// Every runtime field that differs between the applied record and the desired one (on
+/// the `hiclaw` target: every field of the member spec).
 fn field_causes(applied: &Agent, desired: &Agent) -> Vec<Cause> {
+    if let (Some(before), Some(after)) = (&applied.hiclaw, &desired.hiclaw) {
+        return spec_causes(&before.spec, &after.spec);
+    }
     let mut causes = Vec::new();
     let mut field = |path: &str, before: String, after: String| {
         if before != after {
@@ -170,6 +177,75 @@ fn field_causes(applied: &Agent, desired: &Agent) -> Vec<Cause> {
     causes.extend(env_causes(&applied.env, &desired.env));
     causes.extend(map_causes("labels", &applied.labels, &desired.labels));
     causes
+}
+
+/// Spec fields whose values are texts shown as unified diffs.
+const TEXT_FIELDS: [&str; 3] = ["soul", "agents", "identity"];
+
+/// Every field of an upstream spec that differs: `soul`, `agents` and `identity` as texts
+/// (shown as diffs), `env` and `labels` key by key (sensitive env values never shown),
+/// anything else as its JSON value.
+pub(super) fn spec_causes(before: &SpecFields, after: &SpecFields) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let text = |value: Option<&Value>| {
+        value.map(|value| match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+    };
+    for key in before
+        .keys()
+        .chain(after.keys().filter(|key| !before.contains_key(*key)))
+    {
+        let (old, new) = (before.get(key), after.get(key));
+        if old == new {
+            continue;
+        }
+        match key.as_str() {
+            "env" => causes.extend(env_causes(&plain_env(old), &plain_env(new))),
+            "labels" => causes.extend(map_causes("labels", &plain_map(old), &plain_map(new))),
+            field if TEXT_FIELDS.contains(&field) => causes.push(Cause::FileChanged {
+                path: field.to_owned(),
+                before: text(old),
+                after: text(new),
+            }),
+            field => causes.push(Cause::FieldChanged {
+                path: field.to_owned(),
+                before: text(old),
+                after: text(new),
+            }),
+        }
+    }
+    causes
+}
+
+fn plain_map(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_object)
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn plain_env(value: Option<&Value>) -> BTreeMap<String, EnvVar> {
+    plain_map(value)
+        .into_iter()
+        .map(|(key, value)| {
+            let sensitive = crate::desired::is_sensitive_key(&key);
+            (
+                key,
+                EnvVar {
+                    value,
+                    secret_ref: false,
+                    sensitive,
+                },
+            )
+        })
+        .collect()
 }
 
 fn ports(agent: &Agent) -> String {

@@ -6,6 +6,7 @@
 
 mod access;
 mod compare;
+mod humans;
 mod model;
 mod resource;
 mod rollout;
@@ -62,7 +63,9 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Pl
         })
         .collect();
     let access = access::team_steps(desired, observed, &actions, &gone);
-    let rollout::Rollout { mut steps, waves } = rollout::order(desired, actions, gone, access);
+    let humans = humans::human_steps(desired, observed, options.prune);
+    let rollout::Rollout { mut steps, waves } =
+        rollout::order(desired, actions, gone, access, humans);
     for step in steps.iter_mut().filter(|step| step.op == Op::DeleteAgent) {
         step.delete_workspace = options.delete_workspaces;
     }
@@ -96,6 +99,7 @@ fn summarize(steps: &[Step]) -> Summary {
             Op::DeleteAgent => &mut summary.delete,
             Op::KeepAgent => &mut summary.kept,
             Op::UpdateTeamAccess => &mut summary.access,
+            Op::WriteHuman | Op::DeleteHuman => &mut summary.humans,
             Op::WaitHealthy => continue,
         };
         *counter += 1;

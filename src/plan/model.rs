@@ -39,6 +39,11 @@ pub enum Op {
     /// Bring a team's access rules in line (Kubernetes: its NetworkPolicy, and the admin's
     /// Role naming the team's pods); the step's resource is a [`Resource::Team`].
     UpdateTeamAccess,
+    /// Create or update a Human (the `hiclaw` target); the step's resource is a
+    /// [`Resource::Human`].
+    WriteHuman,
+    /// Delete a Human that left git (pruning on).
+    DeleteHuman,
 }
 
 impl Op {
@@ -54,6 +59,8 @@ impl Op {
             Op::KeepAgent => "!",
             Op::WaitHealthy => "?",
             Op::UpdateTeamAccess => "~",
+            Op::WriteHuman => "~",
+            Op::DeleteHuman => "-",
         }
     }
 
@@ -70,6 +77,8 @@ impl Op {
             Op::KeepAgent => "keep (not in git)",
             Op::WaitHealthy => "wait healthy",
             Op::UpdateTeamAccess => "update access",
+            Op::WriteHuman => "write human",
+            Op::DeleteHuman => "delete human",
         }
     }
 }
@@ -343,6 +352,9 @@ pub struct Summary {
     /// Teams whose access rules are updated.
     #[serde(default)]
     pub access: usize,
+    /// Humans written or deleted.
+    #[serde(default)]
+    pub humans: usize,
 }
 
 impl Summary {
@@ -356,6 +368,7 @@ impl Summary {
             + self.remove
             + self.delete
             + self.access
+            + self.humans
             > 0
     }
 }

@@ -15,10 +15,14 @@ pub enum Resource {
     Agent(String),
     /// A team's access rules, by the team's name (written `team/<name>`).
     Team(String),
+    /// A Human, by name (written `human/<name>`).
+    Human(String),
 }
 
 /// How a team's access rules are written in plans and logs.
 const TEAM_PREFIX: &str = "team/";
+/// How a Human is written in plans and logs.
+const HUMAN_PREFIX: &str = "human/";
 
 impl Resource {
     /// An agent resource.
@@ -30,7 +34,7 @@ impl Resource {
     pub fn agent_name(&self) -> Option<&str> {
         match self {
             Resource::Agent(name) => Some(name),
-            Resource::Team(_) => None,
+            Resource::Team(_) | Resource::Human(_) => None,
         }
     }
 
@@ -38,7 +42,7 @@ impl Resource {
     pub fn team_name(&self) -> Option<&str> {
         match self {
             Resource::Team(name) => Some(name),
-            Resource::Agent(_) => None,
+            Resource::Agent(_) | Resource::Human(_) => None,
         }
     }
 
@@ -49,6 +53,9 @@ impl Resource {
 
     /// Reads the written form back (`team/<name>`, else an agent's name).
     pub fn parse(text: &str) -> Self {
+        if let Some(human) = text.strip_prefix(HUMAN_PREFIX) {
+            return Resource::Human(human.to_owned());
+        }
         match text.strip_prefix(TEAM_PREFIX) {
             Some(team) => Resource::Team(team.to_owned()),
             None => Resource::Agent(text.to_owned()),
@@ -61,6 +68,7 @@ impl fmt::Display for Resource {
         match self {
             Resource::Agent(name) => formatter.write_str(name),
             Resource::Team(name) => write!(formatter, "{TEAM_PREFIX}{name}"),
+            Resource::Human(name) => write!(formatter, "{HUMAN_PREFIX}{name}"),
         }
     }
 }
@@ -94,6 +102,8 @@ pub enum RolloutGroup {
     Deletes,
     /// Teams' access rules, last.
     Access,
+    /// Humans, first (Teams name them).
+    Humans,
 }
 
 const STANDALONE: &str = "standalone";
@@ -102,6 +112,7 @@ const DEBUG: &str = "debug";
 const MANAGER: &str = "manager";
 const DELETES: &str = "deletes";
 const ACCESS: &str = "access";
+const HUMANS: &str = "humans";
 
 impl RolloutGroup {
     /// The group of a desired group named `name` (`is_team` for a HiClaw Team).
@@ -120,6 +131,7 @@ impl RolloutGroup {
             MANAGER => RolloutGroup::Manager,
             DELETES => RolloutGroup::Deletes,
             ACCESS => RolloutGroup::Access,
+            HUMANS => RolloutGroup::Humans,
             _ => match text.strip_prefix(PILOT_PREFIX) {
                 Some(setup) => RolloutGroup::Pilot(setup.to_owned()),
                 None => RolloutGroup::Team(text.to_owned()),
@@ -143,6 +155,7 @@ impl fmt::Display for RolloutGroup {
             RolloutGroup::Manager => formatter.write_str(MANAGER),
             RolloutGroup::Deletes => formatter.write_str(DELETES),
             RolloutGroup::Access => formatter.write_str(ACCESS),
+            RolloutGroup::Humans => formatter.write_str(HUMANS),
         }
     }
 }
@@ -185,6 +198,7 @@ mod tests {
         for resource in [
             Resource::agent("hiclaw-worker-a"),
             Resource::Team("alpha".into()),
+            Resource::Human("alice".into()),
         ] {
             assert_eq!(Resource::parse(&resource.to_string()), resource);
         }
@@ -197,6 +211,7 @@ mod tests {
             RolloutGroup::Manager,
             RolloutGroup::Deletes,
             RolloutGroup::Access,
+            RolloutGroup::Humans,
         ] {
             let json = serde_json::to_string(&group).expect("serializes");
             assert_eq!(

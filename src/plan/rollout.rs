@@ -49,8 +49,18 @@ pub(super) fn order(
     mut actions: BTreeMap<String, Actions>,
     gone: Vec<Gone>,
     access: Vec<(Resource, Vec<Cause>)>,
+    humans: Vec<(Resource, Op, Vec<Cause>)>,
 ) -> Rollout {
     let mut sets: Vec<Vec<Vec<Batch>>> = Vec::new();
+    let (written, deleted): (Vec<_>, Vec<_>) = humans
+        .into_iter()
+        .partition(|(_, op, _)| *op == Op::WriteHuman);
+    if !written.is_empty() {
+        sets.push(vec![vec![Batch {
+            group: RolloutGroup::Humans,
+            actions: written,
+        }]]);
+    }
     let mut parallel_teams: Vec<Vec<Batch>> = Vec::new();
     let width = desired.teams_in_parallel.max(1) as usize;
     for group in &desired.groups {
@@ -95,6 +105,12 @@ pub(super) fn order(
         .collect();
     if !batches.is_empty() {
         sets.push(vec![batches]);
+    }
+    if !deleted.is_empty() {
+        sets.push(vec![vec![Batch {
+            group: RolloutGroup::Deletes,
+            actions: deleted,
+        }]]);
     }
     if !access.is_empty() {
         let actions = access

@@ -224,6 +224,7 @@ pub(crate) fn count(ops: impl Iterator<Item = Op>) -> Summary {
             Op::DeleteAgent => summary.delete += 1,
             Op::KeepAgent => summary.kept += 1,
             Op::UpdateTeamAccess => summary.access += 1,
+            Op::WriteHuman | Op::DeleteHuman => summary.humans += 1,
             Op::WaitHealthy => {}
         }
     }
@@ -241,6 +242,7 @@ pub(crate) fn counts_phrase(counts: &Summary) -> String {
         (counts.delete + counts.remove, "to delete"),
         (counts.kept, "kept"),
         (counts.access, "access rules to update"),
+        (counts.humans, "humans to write or delete"),
     ]
     .into_iter()
     .filter(|(count, _)| *count > 0)

@@ -131,8 +131,12 @@ impl Style {
     fn marker(self, op: Op) -> String {
         let code = match op {
             Op::CreateAgent => GREEN,
-            Op::PushConfig | Op::KeepAgent | Op::WaitHealthy | Op::UpdateTeamAccess => YELLOW,
-            Op::RecreateAgent | Op::RemoveAgent | Op::DeleteAgent => RED,
+            Op::PushConfig
+            | Op::KeepAgent
+            | Op::WaitHealthy
+            | Op::UpdateTeamAccess
+            | Op::WriteHuman => YELLOW,
+            Op::RecreateAgent | Op::RemoveAgent | Op::DeleteAgent | Op::DeleteHuman => RED,
             Op::SleepAgent | Op::WakeAgent => CYAN,
         };
         let padded = outline::padded_marker(op);

@@ -84,6 +84,25 @@ impl Checked {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// Adds what the target `backend` cannot realize (see [`validate::target`]), sorted in
+    /// with the rest.
+    pub fn add_target_diagnostics(&mut self, backend: config::BackendKind) {
+        let added = validate::target(&self.spec, backend);
+        if added.is_empty() {
+            return;
+        }
+        self.diagnostics.extend(added);
+        self.diagnostics.sort_by(|left, right| {
+            (&left.file, left.line, left.column, left.code).cmp(&(
+                &right.file,
+                right.line,
+                right.column,
+                right.code,
+            ))
+        });
+        self.diagnostics.dedup();
+    }
+
     /// The number of errors.
     pub fn error_count(&self) -> usize {
         self.diagnostics

@@ -263,7 +263,7 @@ impl Daemon {
     /// Validates and applies a new commit; quarantines it when it is invalid, refused, or
     /// its rollout fails for a reason retrying will not fix.
     async fn apply_commit(&mut self, snapshot: Snapshot, head: CommitAt) -> ReconcileResult {
-        let loaded = match engine::check(snapshot) {
+        let loaded = match engine::check(snapshot, self.connection.backend) {
             Ok(loaded) => loaded,
             Err(LoadError::CheckSpec(invalid)) => {
                 let reason = invalid.first_error();

@@ -80,7 +80,7 @@ impl Daemon {
         let Some(snapshot) = self.fetch(source).await else {
             return false;
         };
-        let Ok(loaded) = engine::check(snapshot) else {
+        let Ok(loaded) = engine::check(snapshot, self.connection.backend) else {
             return false;
         };
         self.applied = Some(Applied {

@@ -47,13 +47,13 @@ pub(super) fn object_id<K: Managed>(name: &str) -> String {
 }
 
 /// Whether an API error is a 404.
-pub(super) fn is_not_found(error: &kube::Error) -> bool {
+pub(crate) fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.is_not_found())
 }
 
 /// Wraps an API error of `operation` on `object`; a server-side apply's field conflict is
 /// a [`BackendError::Conflict`].
-pub(super) fn request_error(
+pub(crate) fn request_error(
     operation: &'static str,
     object: String,
     error: kube::Error,

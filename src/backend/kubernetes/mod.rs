@@ -12,7 +12,7 @@
 
 pub mod access;
 mod agents;
-mod client;
+pub(crate) mod client;
 pub use client::FIELD_MANAGER;
 mod connect;
 pub use connect::load_config;

@@ -72,6 +72,7 @@ impl PlanBuilder {
             Op::DeleteAgent => self.plan.summary.delete += 1,
             Op::KeepAgent => self.plan.summary.kept += 1,
             Op::UpdateTeamAccess => self.plan.summary.access += 1,
+            Op::WriteHuman | Op::DeleteHuman => self.plan.summary.humans += 1,
             Op::WaitHealthy => {}
         }
         id

@@ -5,6 +5,9 @@
 mod fields;
 mod references;
 mod resources;
+mod target;
+
+pub use target::target;
 
 use super::{Diagnostic, Spec};
 
