@@ -4,20 +4,41 @@
 //! dry runs, create, replace with resourceVersion, delete with preconditions), plus a
 //! Deployment controller that makes one pod per replica, Ready unless the agent is sick.
 //! Every request is recorded, so tests assert the exact conversation.
+//!
+//! HiClaw objects (`hiclaw.io/v1beta1` Workers, Teams, Humans, Managers) have a `/status`
+//! subresource, field ownership for server-side apply (`fields`), and a simulated
+//! controller that writes their status (`hiclaw`, `hiclaw_api`); `rest` serves the
+//! embedded controller's REST API over the same store. Lists honour `limit` and
+//! `continue`.
 #![allow(dead_code)]
 
+mod fields;
 pub mod fleet;
+mod hiclaw;
+pub mod hiclaw_api;
+pub mod hiclaw_http;
+pub mod rest;
+mod serve;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
+use serve::record;
 
 use clawops::backend::kubernetes::KubernetesBackend;
 use clawops::backend::kubernetes::settings::KubernetesSettings;
+
+#[allow(unused_imports)]
+pub use hiclaw_api::{
+    CONTROLLER_LABEL, Container, ContainerState, DEFAULT_READY_DELAY, GROUP_VERSION, SpecChange,
+    hiclaw_path, spec_hash,
+};
 
 /// The namespace of every test fleet.
 pub const NAMESPACE: &str = "hiclaw";
@@ -53,6 +74,10 @@ struct State {
     sick: BTreeSet<String>,
     /// Objects another field manager owns a field of: a non-forced apply conflicts.
     conflicting: BTreeSet<String>,
+    /// The simulated HiClaw controller.
+    hiclaw: hiclaw::Controller,
+    /// Every request to the REST front end (`rest`).
+    rest_requests: Vec<Recorded>,
 }
 
 /// The fake server: its store and its record of requests.
@@ -104,9 +129,11 @@ impl FakeApi {
         self.state.lock().expect("state").requests.clear();
     }
 
-    /// The stored object at `path`.
+    /// The stored object at `path` (a HiClaw object's status up to date).
     pub fn object(&self, path: &str) -> Option<Value> {
-        self.state.lock().expect("state").objects.get(path).cloned()
+        let mut state = self.state.lock().expect("state");
+        state.settle_hiclaw();
+        state.objects.get(path).cloned()
     }
 
     /// Every stored path.
@@ -126,12 +153,15 @@ impl FakeApi {
         state.version += 1;
         let version = state.version;
         stamp(&mut object, version, None);
+        state.hiclaw.written(path, &mut object, Instant::now());
         state.objects.insert(path.to_owned(), object);
     }
 
     /// Removes the stored object at `path` (as someone else would).
     pub fn remove(&self, path: &str) {
-        self.state.lock().expect("state").objects.remove(path);
+        let mut state = self.state.lock().expect("state");
+        state.objects.remove(path);
+        state.hiclaw.deleted(path);
     }
 
     /// Changes the stored object at `path` (an edit by hand).
@@ -139,9 +169,18 @@ impl FakeApi {
         let mut state = self.state.lock().expect("state");
         state.version += 1;
         let version = state.version.to_string();
-        let object = state.objects.get_mut(path).expect("object to edit");
+        let State {
+            objects, hiclaw, ..
+        } = &mut *state;
+        let object = objects.get_mut(path).expect("object to edit");
+        let spec_before = object.get("spec").cloned();
         change(object);
         object["metadata"]["resourceVersion"] = json!(version);
+        if fields::is_hiclaw(path) && object.get("spec") != spec_before.as_ref() {
+            let generation = object["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            object["metadata"]["generation"] = json!(generation);
+            hiclaw.written(path, object, Instant::now());
+        }
     }
 
     /// The agent's pods will never get Ready.
@@ -165,30 +204,10 @@ impl FakeApi {
     async fn answer(&self, request: Request<Body>) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let bytes = body.collect_bytes().await.unwrap_or_default();
-        let recorded = Recorded {
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
-            query: parts
-                .uri
-                .query()
-                .unwrap_or_default()
-                .split('&')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| {
-                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    (key.to_owned(), decode(value))
-                })
-                .collect(),
-            content_type: parts
-                .headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
-            body: serde_json::from_slice(&bytes).ok(),
-        };
+        let recorded = record(&parts, &bytes);
         let mut state = self.state.lock().expect("state");
         state.requests.push(recorded.clone());
+        state.settle_hiclaw();
         let (status, value) = state.handle(&recorded);
         Response::builder()
             .status(status)
@@ -196,30 +215,6 @@ impl FakeApi {
             .body(Body::from(serde_json::to_vec(&value).unwrap_or_default()))
             .expect("response")
     }
-}
-
-fn decode(value: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = value.as_bytes();
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'%' if index + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("00");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                index += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                index += 1;
-            }
-            byte => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn status(code: StatusCode, reason: &str, message: &str) -> (StatusCode, Value) {
@@ -244,6 +239,18 @@ fn stamp(object: &mut Value, version: u64, live: Option<&Value>) {
         .unwrap_or(0);
     let changed = live.is_none_or(|live| live.get("spec") != object.get("spec"));
     object["metadata"]["generation"] = json!(generation + i64::from(changed));
+}
+
+/// A write to the object itself never changes its status: the live one stays.
+fn keep_status(object: &mut Value, live: Option<&Value>) {
+    match live.and_then(|live| live.get("status")) {
+        Some(status) => object["status"] = status.clone(),
+        None => {
+            if let Some(map) = object.as_object_mut() {
+                map.remove("status");
+            }
+        }
+    }
 }
 
 /// `b` laid over `a`: objects merged key by key, anything else replaced.
@@ -284,6 +291,11 @@ impl State {
             3
         };
         let rest = &segments[skip.min(segments.len())..];
+        let namespaced = rest.first() == Some(&"namespaces");
+        let subresource = if namespaced { 5 } else { 3 };
+        if rest.len() == subresource && rest.last() == Some(&"status") {
+            return self.status_subresource(request);
+        }
         let is_object = rest.len() == 2 || rest.len() == 4;
         match (request.method.as_str(), is_object) {
             ("GET", true) => match self.objects.get(&request.path) {
@@ -303,6 +315,9 @@ impl State {
         }
     }
 
+    /// The objects right below the path, by label, a page at a time: `limit` objects from
+    /// after the `continue` token (the last path of the page before), with a token in
+    /// `metadata.continue` while more remain. A range of the store, never a full scan.
     fn list(&self, request: &Recorded) -> (StatusCode, Value) {
         let prefix = format!("{}/", request.path);
         let selector = request
@@ -310,14 +325,50 @@ impl State {
             .get("labelSelector")
             .cloned()
             .unwrap_or_default();
-        let items: Vec<Value> = self
+        let limit = request
+            .query
+            .get("limit")
+            .and_then(|limit| limit.parse::<usize>().ok())
+            .filter(|limit| *limit > 0);
+        let from = match request
+            .query
+            .get("continue")
+            .filter(|token| !token.is_empty())
+        {
+            Some(token) if token.starts_with(&prefix) => Bound::Excluded(token.as_str()),
+            Some(_) => {
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "continue key is not valid",
+                );
+            }
+            None => Bound::Included(prefix.as_str()),
+        };
+        let mut matching = self
             .objects
-            .iter()
-            .filter(|(path, _)| path.starts_with(&prefix) && !path[prefix.len()..].contains('/'))
-            .map(|(_, object)| object.clone())
-            .filter(|object| selected(object, &selector))
-            .collect();
-        let body = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items});
+            .range::<str, _>((from, Bound::Unbounded))
+            .take_while(|(path, _)| path.starts_with(&prefix))
+            .filter(|(path, _)| !path[prefix.len()..].contains('/'))
+            .filter(|(_, object)| selected(object, &selector));
+        let mut items = Vec::new();
+        let mut last = None;
+        for (path, object) in matching.by_ref() {
+            items.push(object.clone());
+            last = Some(path);
+            if Some(items.len()) == limit {
+                break;
+            }
+        }
+        let mut metadata = json!({"resourceVersion": "1"});
+        if limit.is_some()
+            && matching.next().is_some()
+            && let Some(last) = last
+        {
+            metadata["continue"] = json!(last);
+        }
+        let body =
+            json!({"kind": "List", "apiVersion": "v1", "metadata": metadata, "items": items});
         (StatusCode::OK, body)
     }
 
@@ -333,6 +384,10 @@ impl State {
         }
         self.version += 1;
         stamp(&mut object, self.version, None);
+        if fields::is_hiclaw(&path) {
+            keep_status(&mut object, None);
+            self.hiclaw.written(&path, &mut object, Instant::now());
+        }
         self.objects.insert(path, object.clone());
         (StatusCode::CREATED, object)
     }
@@ -351,6 +406,11 @@ impl State {
         }
         self.version += 1;
         stamp(&mut object, self.version, Some(&live));
+        if fields::is_hiclaw(&request.path) {
+            keep_status(&mut object, Some(&live));
+            self.hiclaw
+                .written(&request.path, &mut object, Instant::now());
+        }
         self.objects.insert(request.path.clone(), object.clone());
         (StatusCode::OK, object)
     }
@@ -371,6 +431,7 @@ impl State {
             return status(StatusCode::CONFLICT, "Conflict", "precondition failed: uid");
         }
         self.objects.remove(&request.path);
+        self.hiclaw.deleted(&request.path);
         let pods_of = format!(
             "{}-pod",
             request
@@ -414,14 +475,34 @@ impl State {
                 .collect();
             body["data"] = serde_json::to_value(data).unwrap_or_default();
         }
-        let mut object = match &live {
-            Some(live) => merged(live, &body),
-            None => body,
+        let hiclaw = fields::is_hiclaw(&request.path);
+        let (mut object, taken) = if hiclaw {
+            match self.hiclaw_apply(request, live.as_ref(), &body) {
+                Ok(applied) => applied,
+                Err(refusal) => return refusal,
+            }
+        } else {
+            let object = match &live {
+                Some(live) => merged(live, &body),
+                None => body.clone(),
+            };
+            (object, Vec::new())
         };
         self.version += 1;
         stamp(&mut object, self.version, live.as_ref());
+        if hiclaw {
+            keep_status(&mut object, live.as_ref());
+        }
         if request.query.get("dryRun").map(String::as_str) == Some("All") {
             return (StatusCode::OK, object);
+        }
+        if hiclaw {
+            let manager = fields::field_manager(request);
+            self.hiclaw
+                .owners_mut(&request.path)
+                .applied(manager, &body, &taken);
+            self.hiclaw
+                .written(&request.path, &mut object, Instant::now());
         }
         if object["kind"] == "Deployment" {
             self.reconcile_deployment(&request.path, &mut object);
@@ -470,49 +551,4 @@ impl State {
         });
         self.objects.insert(pod_path, pod);
     }
-}
-
-impl FakeApi {
-    /// Serves this API over HTTP on 127.0.0.1 (for the `clawops` binary); returns a
-    /// kubeconfig file pointing at it, in `folder`.
-    pub fn serve(&self, folder: &std::path::Path) -> std::path::PathBuf {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let address = listener.local_addr().expect("address");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let api = self.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let router = axum::Router::new().fallback(serve_one).with_state(api);
-                axum::serve(listener, router).await.expect("serve");
-            });
-        });
-        let kubeconfig = folder.join("kubeconfig");
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{address}\nusers:\n- name: tester\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n    namespace: {NAMESPACE}\ncurrent-context: fake\n"
-        );
-        std::fs::write(&kubeconfig, text).expect("write kubeconfig");
-        kubeconfig
-    }
-}
-
-async fn serve_one(
-    axum::extract::State(api): axum::extract::State<FakeApi>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let response = api
-        .answer(Request::from_parts(parts, Body::from(bytes.to_vec())))
-        .await;
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect_bytes().await.unwrap_or_default();
-    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
