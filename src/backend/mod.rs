@@ -54,7 +54,10 @@ impl std::fmt::Debug for Endpoint {
             .debug_struct("Endpoint")
             .field("force_conflicts", &self.force_conflicts)
             .field("hiclaw_url", &self.hiclaw_url)
-            .field("hiclaw_token", &self.hiclaw_token.as_ref().map(|_| "(redacted)"))
+            .field(
+                "hiclaw_token",
+                &self.hiclaw_token.as_ref().map(|_| "(redacted)"),
+            )
             .field("hiclaw_token_file", &self.hiclaw_token_file)
             .field("hiclaw_record", &self.hiclaw_record)
             .finish()

@@ -10,6 +10,7 @@ use crate::desired::Desired;
 use crate::engine::{self, PlanSettings};
 use crate::observe::{Health, Observed, ObservedStatus};
 use crate::plan::Cause;
+use crate::spec::hiclaw::AgentState;
 
 /// Prints the table; exit 1 when the backend cannot be read.
 pub fn run(context: &Context, args: &StatusArgs) -> ExitCode {
@@ -74,10 +75,16 @@ fn table(desired: &Desired, observed: &Observed) -> String {
         let wanted = desired.agent(name);
         let seen = observed.agent(name);
         let group = wanted.map_or("(not in git)", |agent| agent.group.as_str());
-        let state = match seen.map(|agent| agent.status) {
-            Some(ObservedStatus::Running) => "running",
-            Some(ObservedStatus::Stopped) => "stopped",
-            Some(ObservedStatus::Missing) => "removed",
+        let state = match seen.map(|agent| (agent.status, agent.runtime_state)) {
+            // The fleet itself (a leader, the Manager, auto-sleep) changed it at run time.
+            Some((_, Some(runtime))) => match runtime {
+                AgentState::Running => "running (run time)",
+                AgentState::Sleeping => "sleeping (run time)",
+                AgentState::Stopped => "stopped (run time)",
+            },
+            Some((ObservedStatus::Running, None)) => "running",
+            Some((ObservedStatus::Stopped, None)) => "stopped",
+            Some((ObservedStatus::Missing, None)) => "removed",
             None => "absent",
         };
         let health = match seen.map(|agent| agent.health) {

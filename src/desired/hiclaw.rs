@@ -147,7 +147,9 @@ pub fn retarget(spec: &Spec, desired: &mut Desired) {
 pub fn member_hash(member: &HiclawMember) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    hasher.update(canonical(&serde_json::to_value(&member.object).unwrap_or_default()));
+    hasher.update(canonical(
+        &serde_json::to_value(&member.object).unwrap_or_default(),
+    ));
     hasher.update([0]);
     hasher.update(canonical(&Value::Object(member.spec.clone())));
     hex::encode(hasher.finalize())
@@ -235,9 +237,10 @@ fn member_of(spec: &Spec, agent: &Agent) -> Option<HiclawMember> {
             (object, to_fields(manager.spec()), &manager.spec().env)
         }
         AgentRole::TeamLeader | AgentRole::Worker => {
-            let team = spec.teams.iter().find(|team| {
-                Some(team.name()) == agent.team.as_deref()
-            })?;
+            let team = spec
+                .teams
+                .iter()
+                .find(|team| Some(team.name()) == agent.team.as_deref())?;
             let team_spec = team.spec();
             let name = team.name().to_owned();
             if agent.role == AgentRole::TeamLeader {
@@ -253,7 +256,10 @@ fn member_of(spec: &Spec, agent: &Agent) -> Option<HiclawMember> {
             }
         }
         AgentRole::Debug => {
-            let debug = spec.debug_workers.iter().find(|d| d.name() == agent.member)?;
+            let debug = spec
+                .debug_workers
+                .iter()
+                .find(|d| d.name() == agent.member)?;
             return Some(debug_member(spec, debug, agent));
         }
         AgentRole::Pilot => return None,
@@ -435,7 +441,9 @@ mod tests {
         reordered.spec = member.spec.clone().into_iter().rev().collect();
         assert_eq!(member_hash(&member), member_hash(&reordered));
         let mut changed = member.clone();
-        changed.spec.insert("model".into(), Value::String("other".into()));
+        changed
+            .spec
+            .insert("model".into(), Value::String("other".into()));
         assert_ne!(member_hash(&member), member_hash(&changed));
         assert_eq!(agent.runtime_hash, member_hash(&member));
     }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::model::{Kind, MemberStatus};
 use super::{HiclawBackend, Pending};
-use crate::backend::wait::{Look, wait_healthy as gate_loop};
 use crate::backend::BackendError;
+use crate::backend::wait::{Look, wait_healthy as gate_loop};
 use crate::desired::Agent;
 use crate::spec::hiclaw::AgentState;
 
@@ -64,7 +64,9 @@ pub(super) async fn wait_healthy(
         async move {
             let status = backend.transport.status(id, member).await?;
             let Some(status) = status else {
-                return Ok(Look::Waiting("not reported by the controller yet".to_owned()));
+                return Ok(Look::Waiting(
+                    "not reported by the controller yet".to_owned(),
+                ));
             };
             Ok(if hashes {
                 judge_kubernetes(id.kind, &status, pending)
@@ -97,7 +99,11 @@ fn judge_kubernetes(kind: Kind, status: &MemberStatus, pending: &Pending) -> Loo
         if moved && (status.ready || asleep) {
             return Look::Done(());
         }
-        let why = if moved { "not ready" } else { "spec not reconciled yet" };
+        let why = if moved {
+            "not ready"
+        } else {
+            "spec not reconciled yet"
+        };
         return Look::Waiting(format!("{why} ({})", describe(status)));
     }
     let caught_up = status
@@ -106,7 +112,11 @@ fn judge_kubernetes(kind: Kind, status: &MemberStatus, pending: &Pending) -> Loo
     if caught_up && (status.phase.as_deref() == Some("Running") || asleep) {
         return Look::Done(());
     }
-    let why = if caught_up { "not running" } else { "generation not observed yet" };
+    let why = if caught_up {
+        "not running"
+    } else {
+        "generation not observed yet"
+    };
     Look::Waiting(format!("{why} ({})", describe(status)))
 }
 
@@ -117,7 +127,10 @@ fn judge_rest(
     elapsed: Duration,
 ) -> Look<()> {
     let running = status.phase.as_deref() == Some("Running")
-        && status.container_state.as_deref().is_none_or(|state| state == "running");
+        && status
+            .container_state
+            .as_deref()
+            .is_none_or(|state| state == "running");
     if status.state == Some(AgentState::Sleeping) {
         return Look::Done(());
     }
@@ -136,6 +149,8 @@ fn judge_rest(
     }
     Look::WaitingFor(
         format!("running, not yet seen replaced ({})", describe(status)),
-        REST_STABLE.saturating_sub(elapsed).min(Duration::from_millis(200)),
+        REST_STABLE
+            .saturating_sub(elapsed)
+            .min(Duration::from_millis(200)),
     )
 }

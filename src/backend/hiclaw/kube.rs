@@ -8,15 +8,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
 use serde_json::Value;
 
 use super::model::{Applied, Kind, LiveObject, MemberStatus, ObjectId, Record};
 use super::objects::{APPLIED_ANNOTATION, labels, object};
 use super::transport::Transport;
+use crate::backend::kubernetes::KubernetesBackend;
 use crate::backend::kubernetes::client::{FIELD_MANAGER, is_not_found, request_error};
 use crate::backend::kubernetes::settings::KubernetesSettings;
-use crate::backend::kubernetes::KubernetesBackend;
 use crate::backend::{Backend, BackendError, LockHolder};
 use crate::desired::hiclaw::SpecFields;
 use crate::spec::hiclaw::AgentState;
@@ -98,7 +100,12 @@ impl KubeTransport {
 fn agents_of(kind: Kind, name: &str, object: &DynamicObject) -> Vec<MemberStatus> {
     let spec = &object.data["spec"];
     let status = &object.data["status"];
-    let state = |value: &Value| value["state"].as_str().and_then(AgentState::from_name).or(Some(AgentState::Running));
+    let state = |value: &Value| {
+        value["state"]
+            .as_str()
+            .and_then(AgentState::from_name)
+            .or(Some(AgentState::Running))
+    };
     match kind {
         Kind::Human => Vec::new(),
         Kind::Worker | Kind::Manager => {
@@ -119,7 +126,11 @@ fn agents_of(kind: Kind, name: &str, object: &DynamicObject) -> Vec<MemberStatus
         }
         Kind::Team => {
             let members = spec["leader"].as_object().into_iter().chain(
-                spec["workers"].as_array().into_iter().flatten().filter_map(Value::as_object),
+                spec["workers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object),
             );
             members
                 .filter_map(|member| {
@@ -141,7 +152,10 @@ fn agents_of(kind: Kind, name: &str, object: &DynamicObject) -> Vec<MemberStatus
                             .map(str::to_owned),
                         generations: None,
                         container_state: None,
-                        image: member.get("image").and_then(Value::as_str).map(str::to_owned),
+                        image: member
+                            .get("image")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                         message: status["message"].as_str().map(str::to_owned),
                     })
                 })
@@ -175,7 +189,10 @@ impl Transport for KubeTransport {
         for kind in Kind::ALL {
             for object in self.list_kind(kind).await? {
                 let name = object.metadata.name.clone().unwrap_or_default();
-                live.insert(ObjectId::new(kind, &name), live_object(kind, &name, &object));
+                live.insert(
+                    ObjectId::new(kind, &name),
+                    live_object(kind, &name, &object),
+                );
             }
         }
         Ok(live)
@@ -188,7 +205,9 @@ impl Transport for KubeTransport {
         let stored = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
             .get_opt(&self.inventory_name())
             .await
-            .map_err(|error| request_error("get", format!("ConfigMap/{}", self.inventory_name()), error))?;
+            .map_err(|error| {
+                request_error("get", format!("ConfigMap/{}", self.inventory_name()), error)
+            })?;
         let listed: BTreeSet<ObjectId> = stored
             .and_then(|config_map| config_map.data?.get(INVENTORY_KEY).cloned())
             .and_then(|text| serde_json::from_str(&text).ok())
@@ -215,10 +234,20 @@ impl Transport for KubeTransport {
             "data": {INVENTORY_KEY: serde_json::to_string(&ids).unwrap_or_default()},
         });
         Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
-            .patch(&self.inventory_name(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(config_map))
+            .patch(
+                &self.inventory_name(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(config_map),
+            )
             .await
             .map(|_| ())
-            .map_err(|error| request_error("apply", format!("ConfigMap/{}", self.inventory_name()), error))
+            .map_err(|error| {
+                request_error(
+                    "apply",
+                    format!("ConfigMap/{}", self.inventory_name()),
+                    error,
+                )
+            })
     }
 
     async fn write(
@@ -227,19 +256,32 @@ impl Transport for KubeTransport {
         spec: &SpecFields,
         applied: &Applied,
     ) -> Result<(), BackendError> {
-        let mut body = object(id, spec, &self.namespace, &labels(&self.controller, &self.fleet));
+        let mut body = object(
+            id,
+            spec,
+            &self.namespace,
+            &labels(&self.controller, &self.fleet),
+        );
         body["metadata"]["annotations"] = serde_json::json!({
             APPLIED_ANNOTATION: serde_json::to_string(applied).unwrap_or_default(),
         });
         self.api(id.kind)
-            .patch(&id.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+            .patch(
+                &id.name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(body),
+            )
             .await
             .map(|_| ())
             .map_err(|error| request_error("apply", id.to_string(), error))
     }
 
     async fn delete(&self, id: &ObjectId) -> Result<(), BackendError> {
-        match self.api(id.kind).delete(&id.name, &DeleteParams::default()).await {
+        match self
+            .api(id.kind)
+            .delete(&id.name, &DeleteParams::default())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
             Err(error) => Err(request_error("delete", id.to_string(), error)),

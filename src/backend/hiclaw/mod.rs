@@ -44,15 +44,13 @@ pub async fn open(
     };
     let transport: Box<dyn Transport> = match config.hiclaw.transport {
         crate::spec::config::HiclawTransport::Kubernetes => {
-            let kube_config =
-                super::kubernetes::load_config(&config.kubernetes.kubeconfig).await?;
+            let kube_config = super::kubernetes::load_config(&config.kubernetes.kubeconfig).await?;
             let address = kube_config.cluster_url.to_string();
-            let client = ::kube::Client::try_from(kube_config).map_err(|error| {
-                BackendError::Connect {
+            let client =
+                ::kube::Client::try_from(kube_config).map_err(|error| BackendError::Connect {
                     address: address.clone(),
                     source: error.to_string().into(),
-                }
-            })?;
+                })?;
             Box::new(kube::KubeTransport::new(
                 client,
                 &config.hiclaw.namespace,
@@ -63,7 +61,9 @@ pub async fn open(
         }
         crate::spec::config::HiclawTransport::Rest => {
             let _ = endpoint;
-            return Err(BackendError::Unavailable { backend: "hiclaw (rest)" });
+            return Err(BackendError::Unavailable {
+                backend: "hiclaw (rest)",
+            });
         }
     };
     Ok(Box::new(HiclawBackend::new(transport, settings)))

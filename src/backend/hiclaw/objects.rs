@@ -85,7 +85,10 @@ pub fn set_state(kind: Kind, spec: &mut SpecFields, member: &str, state: AgentSt
         spec.insert("state".to_owned(), state);
         return;
     }
-    if let Some(leader) = spec.get_mut("leader").filter(|leader| leader["name"] == member) {
+    if let Some(leader) = spec
+        .get_mut("leader")
+        .filter(|leader| leader["name"] == member)
+    {
         leader["state"] = state;
         return;
     }
@@ -128,7 +131,11 @@ pub fn desired_team(desired: &Desired, team: &str) -> Option<SpecFields> {
             .and_then(|agent| Some(with_state(&agent.hiclaw.as_ref()?.spec, agent.state)))
     };
     spec.insert("leader".to_owned(), member_spec(&fleet.leader)?);
-    let workers: Vec<Value> = fleet.workers.iter().filter_map(|w| member_spec(w)).collect();
+    let workers: Vec<Value> = fleet
+        .workers
+        .iter()
+        .filter_map(|w| member_spec(w))
+        .collect();
     if !workers.is_empty() {
         spec.insert("workers".to_owned(), Value::Array(workers));
     }
@@ -153,7 +160,10 @@ pub fn object(
 /// The labels on every object: the controller's, and the fleet's.
 pub fn labels(controller: &str, fleet: &str) -> Map<String, Value> {
     let mut labels = Map::new();
-    labels.insert(CONTROLLER_LABEL.to_owned(), Value::String(controller.to_owned()));
+    labels.insert(
+        CONTROLLER_LABEL.to_owned(),
+        Value::String(controller.to_owned()),
+    );
     labels.insert(
         crate::backend::labels::FLEET_LABEL.to_owned(),
         Value::String(fleet.to_owned()),

@@ -154,7 +154,11 @@ fn observed_agent(
         object: member_object(id, &known.spec, member),
         spec: member_spec(id, &known.spec, member),
     };
-    let image = hiclaw.spec.get("image").and_then(|v| v.as_str()).unwrap_or_default();
+    let image = hiclaw
+        .spec
+        .get("image")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     ObservedAgent {
         name: name.to_owned(),
         status: match applied_state {

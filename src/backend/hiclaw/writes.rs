@@ -85,7 +85,10 @@ pub(super) async fn write_member(
             id.kind != Kind::Team || team_member(&before.spec, &agent.member).is_some()
         }),
     };
-    backend.transport.write(&id, &known.spec, &known.applied).await?;
+    backend
+        .transport
+        .write(&id, &known.spec, &known.applied)
+        .await?;
     if let (Some(before), true) = (before, recreate)
         && let Ok(mut previous) = backend.previous.lock()
     {
@@ -141,7 +144,11 @@ async fn located<'a>(
     name: &str,
 ) -> Result<(tokio::sync::MutexGuard<'a, Model>, ObjectId, String), BackendError> {
     let model = backend.model.lock().await;
-    let (id, member) = model.agents.get(name).cloned().ok_or_else(|| unknown(name))?;
+    let (id, member) = model
+        .agents
+        .get(name)
+        .cloned()
+        .ok_or_else(|| unknown(name))?;
     Ok((model, id, member))
 }
 
@@ -152,10 +159,17 @@ pub(super) async fn write_state(
     state: AgentState,
 ) -> Result<(), BackendError> {
     let (mut model, id, member) = located(backend, name).await?;
-    let mut known = model.objects.get(&id).cloned().ok_or_else(|| unknown(name))?;
+    let mut known = model
+        .objects
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| unknown(name))?;
     set_state(id.kind, &mut known.spec, &member, state);
     known.applied.states.insert(member, state);
-    backend.transport.write(&id, &known.spec, &known.applied).await?;
+    backend
+        .transport
+        .write(&id, &known.spec, &known.applied)
+        .await?;
     model.objects.insert(id, known);
     Ok(())
 }
@@ -174,7 +188,10 @@ pub(super) async fn delete_member(backend: &HiclawBackend, name: &str) -> Result
     } else {
         remove_team_worker(&mut known.spec, &member);
         known.applied.states.remove(&member);
-        backend.transport.write(&id, &known.spec, &known.applied).await?;
+        backend
+            .transport
+            .write(&id, &known.spec, &known.applied)
+            .await?;
         model.objects.insert(id, known);
     }
     model.agents.remove(name);
@@ -182,7 +199,10 @@ pub(super) async fn delete_member(backend: &HiclawBackend, name: &str) -> Result
 }
 
 /// Deletes an object clawops applied (a Human that left git, a Team that did).
-pub(super) async fn delete_object(backend: &HiclawBackend, id: &ObjectId) -> Result<(), BackendError> {
+pub(super) async fn delete_object(
+    backend: &HiclawBackend,
+    id: &ObjectId,
+) -> Result<(), BackendError> {
     let mut model = backend.model.lock().await;
     if model.objects.contains_key(id) {
         backend.transport.delete(id).await?;
@@ -202,7 +222,10 @@ pub(super) async fn write_human(
         spec: human.spec.clone(),
         applied: Applied::default(),
     };
-    backend.transport.write(&id, &known.spec, &known.applied).await?;
+    backend
+        .transport
+        .write(&id, &known.spec, &known.applied)
+        .await?;
     model.objects.insert(id, known);
     Ok(())
 }
@@ -233,7 +256,10 @@ pub(super) async fn write_team_settings(
     known
         .spec
         .retain(|key, _| key == "leader" || key == "workers" || wanted.contains_key(key));
-    backend.transport.write(&id, &known.spec, &known.applied).await?;
+    backend
+        .transport
+        .write(&id, &known.spec, &known.applied)
+        .await?;
     model.objects.insert(id, known);
     Ok(())
 }
@@ -261,7 +287,10 @@ pub(super) async fn roll_back(backend: &HiclawBackend, name: &str) -> Result<(),
     if let Some(state) = before.applied.states.get(&member) {
         known.applied.states.insert(member.clone(), *state);
     }
-    backend.transport.write(&id, &known.spec, &known.applied).await?;
+    backend
+        .transport
+        .write(&id, &known.spec, &known.applied)
+        .await?;
     model.objects.insert(id, known);
     Ok(())
 }
