@@ -276,6 +276,15 @@ impl Transport for KubeTransport {
             .map_err(|error| request_error("apply", id.to_string(), error))
     }
 
+    async fn spec(&self, id: &ObjectId) -> Result<Option<SpecFields>, BackendError> {
+        let object = self
+            .api(id.kind)
+            .get_opt(&id.name)
+            .await
+            .map_err(|error| request_error("get", id.to_string(), error))?;
+        Ok(object.and_then(|object| object.data["spec"].as_object().cloned()))
+    }
+
     async fn delete(&self, id: &ObjectId) -> Result<(), BackendError> {
         match self
             .api(id.kind)

@@ -39,6 +39,11 @@ pub trait Transport: Send + Sync {
         applied: &Applied,
     ) -> Result<(), BackendError>;
 
+    /// The object's live spec, read now, when the transport can read specs (Kubernetes);
+    /// `None` otherwise or when it is gone. Every write starts from it, so a state the
+    /// fleet changed a moment ago is not written over.
+    async fn spec(&self, id: &ObjectId) -> Result<Option<SpecFields>, BackendError>;
+
     /// Deletes the object (gone already is fine).
     async fn delete(&self, id: &ObjectId) -> Result<(), BackendError>;
 

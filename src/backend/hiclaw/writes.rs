@@ -37,7 +37,7 @@ pub(super) async fn write_member(
     let member = agent.hiclaw.as_ref().ok_or_else(|| unknown(&agent.name))?;
     let id = object_of(member);
     let mut model = backend.model.lock().await;
-    let before = model.objects.get(&id).cloned();
+    let before = fresh(backend, &model, &id).await?;
     let mut known = match before.clone() {
         Some(known) => known,
         None if id.kind == Kind::Team => Known {
@@ -63,6 +63,20 @@ pub(super) async fn write_member(
         _ => agent.state,
     };
     let spec = with_state(&member.spec, state);
+    if !recreate
+        && before
+            .as_ref()
+            .is_some_and(|before| holds(before, &id, &agent.member, &member.spec))
+    {
+        // Written already (with its new Team): the fleet may have changed its state since.
+        if let Ok(mut pendings) = backend.pending.lock() {
+            pendings.insert(agent.name.clone(), Pending::default());
+        }
+        model
+            .agents
+            .insert(agent.name.clone(), (id.clone(), agent.member.clone()));
+        return Ok(());
+    }
     if id.kind == Kind::Team {
         let leader = matches!(
             member.object,
@@ -102,6 +116,36 @@ pub(super) async fn write_member(
         .insert(agent.name.clone(), (id.clone(), agent.member.clone()));
     model.objects.insert(id, known);
     Ok(())
+}
+
+/// The object as known, its spec replaced by the live one where the transport reads it.
+async fn fresh(
+    backend: &HiclawBackend,
+    model: &Model,
+    id: &ObjectId,
+) -> Result<Option<Known>, BackendError> {
+    let known = model.objects.get(id).cloned();
+    Ok(match backend.transport.spec(id).await? {
+        Some(spec) => Some(Known {
+            spec,
+            applied: known.map(|known| known.applied).unwrap_or_default(),
+        }),
+        None => known,
+    })
+}
+
+/// Whether the object already holds `member` with exactly this spec (state aside).
+fn holds(
+    known: &Known,
+    id: &ObjectId,
+    member: &str,
+    spec: &crate::desired::hiclaw::SpecFields,
+) -> bool {
+    let live = match id.kind {
+        Kind::Team => team_member(&known.spec, member).map(|(value, _)| value.clone()),
+        _ => Some(Value::Object(known.spec.clone())),
+    };
+    live.is_some_and(|live| super::objects::without_state(&live) == *spec)
 }
 
 /// Every member of a Team spec with the state written for it.
@@ -159,10 +203,8 @@ pub(super) async fn write_state(
     state: AgentState,
 ) -> Result<(), BackendError> {
     let (mut model, id, member) = located(backend, name).await?;
-    let mut known = model
-        .objects
-        .get(&id)
-        .cloned()
+    let mut known = fresh(backend, &model, &id)
+        .await?
         .ok_or_else(|| unknown(name))?;
     set_state(id.kind, &mut known.spec, &member, state);
     known.applied.states.insert(member, state);
@@ -178,7 +220,7 @@ pub(super) async fn write_state(
 /// the Team with it; a Team's worker is written out of the Team.
 pub(super) async fn delete_member(backend: &HiclawBackend, name: &str) -> Result<(), BackendError> {
     let (mut model, id, member) = located(backend, name).await?;
-    let Some(mut known) = model.objects.get(&id).cloned() else {
+    let Some(mut known) = fresh(backend, &model, &id).await? else {
         return Ok(());
     };
     let is_leader = team_member(&known.spec, &member).is_some_and(|(_, leader)| leader);
@@ -244,7 +286,7 @@ pub(super) async fn write_team_settings(
     let Some(wanted) = model.desired_teams.get(team).cloned() else {
         return Ok(());
     };
-    let mut known = model.objects.get(&id).cloned().unwrap_or(Known {
+    let mut known = fresh(backend, &model, &id).await?.unwrap_or(Known {
         spec: wanted.clone(),
         applied: Applied::default(),
     });
@@ -275,7 +317,7 @@ pub(super) async fn roll_back(backend: &HiclawBackend, name: &str) -> Result<(),
         return Ok(());
     };
     let (mut model, _, member) = located(backend, name).await?;
-    let mut known = model.objects.get(&id).cloned().unwrap_or_default();
+    let mut known = fresh(backend, &model, &id).await?.unwrap_or_default();
     match id.kind {
         Kind::Team => {
             if let Some((old, leader)) = team_member(&before.spec, &member) {

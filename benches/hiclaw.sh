@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmark: a no-op `clawops plan --backend hiclaw` of the 1,000-team fleet (11,000 agents)
+# against the simulated HiClaw controller (Kubernetes transport), beside `clawops validate`
+# of the same fleet. Target (issue 13): at most 1.5 s and 400 MiB.
+# Usage: benches/hiclaw.sh     (needs hyperfine and GNU time: apt-get install hyperfine time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. benches/common.sh
+cargo bench --locked --bench hiclaw_plan

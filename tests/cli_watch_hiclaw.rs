@@ -1,0 +1,133 @@
+//! `clawops watch --backend hiclaw` end to end: the daemon follows a real repository over
+//! `file://` and writes each commit to the simulated HiClaw controller (Kubernetes
+//! transport): the first commit creates the fleet, a pushed SOUL change reaches the Team
+//! member, `--self-heal` restores a member spec edited by hand, and an agent the fleet put
+//! to sleep at run time stays asleep through every cycle.
+#![cfg(feature = "hiclaw")]
+
+mod kubernetes_support;
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kubernetes_support::{FakeApi, hiclaw_path};
+use serde_json::{Value, json};
+use support::example;
+use support::git::Repo;
+
+/// The daemon, killed when dropped.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to 60 s for `check` to hold on Team `team`.
+fn wait_for(api: &FakeApi, team: &str, what: &str, check: impl Fn(&Value) -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if api
+            .hiclaw_object("teams", team)
+            .as_ref()
+            .is_some_and(&check)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "{what} did not happen within 60 s: {:?}",
+        api.hiclaw_object("teams", team)
+    );
+}
+
+fn worker<'a>(team: &'a Value, name: &str) -> &'a Value {
+    team["spec"]["workers"]
+        .as_array()
+        .and_then(|workers| workers.iter().find(|worker| worker["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+#[test]
+fn the_daemon_writes_pushes_heals_edits_and_leaves_runtime_sleep_alone() {
+    let home = tempfile::tempdir().expect("home");
+    let api = FakeApi::new();
+    api.set_controller("hiclaw-controller");
+    api.set_ready_delay(Duration::from_millis(20));
+    let kubeconfig = api.serve(home.path());
+    let repository = Repo::new("fleet");
+    repository.copy_folder(&example("hiclaw-fleet"), "");
+    let config = repository.path().join("clawops.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("backend = \"docker\"", "backend = \"hiclaw\""),
+    )
+    .expect("write config");
+    repository.commit("the example fleet on a HiClaw controller");
+    let branch = repository.git(&["rev-parse", "--abbrev-ref", "HEAD"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_clawops"))
+        .env("HOME", home.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .arg("watch")
+        .arg(format!("file://{}", repository.path().display()))
+        .args(["--branch", branch.trim(), "--interval", "1s", "--self-heal"])
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--state-file")
+        .arg(home.path().join("watch.json"))
+        .arg("--cache-dir")
+        .arg(home.path().join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start clawops watch");
+    let _daemon = Daemon(child);
+
+    wait_for(&api, "alpha", "the first apply", |team| {
+        worker(team, "alpha-dev").is_object()
+    });
+    api.sleep_at_runtime("teams", "alpha", Some("alpha-dev"));
+
+    let team = repository.path().join("teams/alpha.yaml");
+    let text = std::fs::read_to_string(&team).expect("team");
+    let changed = text.replace("You test what alpha-dev builds", "A pushed soul: test");
+    assert_ne!(text, changed, "the team file has a soul to change");
+    std::fs::write(&team, changed).expect("write team");
+    repository.commit("a new soul for alpha-qa");
+    wait_for(&api, "alpha", "the pushed soul", |team| {
+        worker(team, "alpha-qa")["soul"]
+            .as_str()
+            .is_some_and(|soul| soul.contains("A pushed soul"))
+    });
+
+    api.edit(&hiclaw_path("teams", "alpha"), |object| {
+        if let Some(workers) = object["spec"]["workers"].as_array_mut() {
+            for worker in workers
+                .iter_mut()
+                .filter(|worker| worker["name"] == "alpha-qa")
+            {
+                worker["model"] = json!("edited-by-hand");
+            }
+        }
+    });
+    wait_for(&api, "alpha", "self-heal of the edited model", |team| {
+        worker(team, "alpha-qa")["model"] == "qwen3.5-plus"
+    });
+    assert_eq!(
+        worker(
+            &api.hiclaw_object("teams", "alpha").expect("alpha"),
+            "alpha-dev"
+        )["state"],
+        "Sleeping",
+        "the agent put to sleep at run time was never woken"
+    );
+}
