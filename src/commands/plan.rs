@@ -43,7 +43,7 @@ pub fn run(context: &Context, args: &PlanArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let observed = match base {
-        None => Observed::empty(),
+        None => Observed::empty_for(&loaded.desired),
         Some(Some(base)) => Observed::from_desired(&base.desired),
         Some(None) => {
             let base = args.base.as_deref().unwrap_or_default();

@@ -172,6 +172,17 @@ impl Observed {
         }
     }
 
+    /// An empty fleet on the target `desired` is for: one that realizes Teams' settings
+    /// and Humans (the `hiclaw` target) has none of either yet.
+    pub fn empty_for(desired: &Desired) -> Self {
+        let mut observed = Self::empty();
+        if desired.hiclaw.is_some() {
+            observed.teams = Some(Vec::new());
+            observed.humans = Some(Vec::new());
+        }
+        observed
+    }
+
     /// Another revision's desired state as if it had been applied exactly: running agents
     /// run, sleeping ones are stopped, stopped ones have no container (and are not listed,
     /// as the base's workspace is not known to exist).
@@ -186,14 +197,36 @@ impl Observed {
             .filter(|agent| agent.container_managed && agent.state != AgentState::Stopped)
             .map(|agent| ObservedAgent::applied_exactly(agent, commit.clone()))
             .collect();
+        let hiclaw = base.hiclaw.as_ref();
         Self {
             source: ObservedSource::Revision {
                 revision: base.revision.clone(),
             },
             agents,
             interrupted: Vec::new(),
-            teams: None,
-            humans: None,
+            teams: hiclaw.map(|fleet| {
+                fleet
+                    .teams
+                    .iter()
+                    .map(|team| ObservedTeam {
+                        name: team.name.clone(),
+                        admin: None,
+                        agents: Vec::new(),
+                        pods_named: true,
+                        settings: Some(team.settings.clone()),
+                    })
+                    .collect()
+            }),
+            humans: hiclaw.map(|fleet| {
+                fleet
+                    .humans
+                    .iter()
+                    .map(|human| ObservedHuman {
+                        name: human.name.clone(),
+                        spec: Some(human.spec.clone()),
+                    })
+                    .collect()
+            }),
         }
     }
 

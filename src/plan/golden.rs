@@ -288,3 +288,42 @@ fn stopped_state_removes_the_container() {
     });
     insta::assert_snapshot!(change(&before, &after, "Stop dev-bot"));
 }
+
+/// The fleet of `files` as the `hiclaw` target plans it (no Pilot setups there).
+fn on_hiclaw(files: &[(String, String)], subject: &str) -> Desired {
+    let files: Files = files
+        .iter()
+        .filter(|(path, _)| path != "pilot.yaml")
+        .cloned()
+        .collect();
+    let spec = crate::desired::test_support::spec_of(&files);
+    let mut desired = crate::desired::resolve(&spec);
+    crate::desired::hiclaw::retarget(&spec, &mut desired);
+    desired.revision = Some(Revision {
+        commit: COMMIT.to_owned(),
+        subject: subject.to_owned(),
+    });
+    desired
+}
+
+#[test]
+fn hiclaw_member_changes_field_by_field_with_soul_diffs_humans_and_team_settings() {
+    let before = fleet_files();
+    let after = with(&before, "teams.yaml", |text| {
+        text.replace(
+            "model: dev-model",
+            "model: dev-model-2\n      soul: |\n        You build things.\n        Carefully.",
+        )
+        .replace(
+            "description: Builds the product.",
+            "description: Builds and ships the product.",
+        )
+    });
+    let after = with(&after, "humans.yaml", |text| {
+        text.replace("displayName: Bob", "displayName: Robert")
+    });
+    let applied = on_hiclaw(&before, "Before");
+    let observed = Observed::from_desired(&applied);
+    let desired = on_hiclaw(&after, "Bob is Robert; alpha-dev gets a soul");
+    insta::assert_snapshot!(plan_text(&desired, &observed, false));
+}
