@@ -27,7 +27,7 @@ const DEFAULT_TEAM: &str = "alpha";
 /// clawops, no env, labels, ports or workspace files, defined in `fleet.yaml` line 1.
 ///
 /// [`build`](Self::build) computes the runtime hash and the config hash from the finished
-/// record as the resolver does (an agent without a `package`), unless
+/// record as the resolver does, unless
 /// [`runtime_hash`](Self::runtime_hash) or [`config_hash`](Self::config_hash) fixed them.
 /// Change a field of the built record by hand and its hashes no longer match it: set it
 /// through the builder instead.
@@ -245,7 +245,7 @@ impl AgentBuilder {
             .unwrap_or_else(|| hash::config_hash(&agent.workspace));
         agent.runtime_hash = self
             .runtime_hash
-            .unwrap_or_else(|| hash::runtime_hash(&agent, None));
+            .unwrap_or_else(|| hash::runtime_hash(&agent));
         agent
     }
 }
@@ -285,7 +285,7 @@ mod tests {
             .workspace_file("SOUL.md", "You test.\n")
             .build();
         assert_eq!(agent.config_hash, hash::config_hash(&agent.workspace));
-        assert_eq!(agent.runtime_hash, hash::runtime_hash(&agent, None));
+        assert_eq!(agent.runtime_hash, hash::runtime_hash(&agent));
         let bumped = Agent::builder("dev")
             .env("GREETING", "hello")
             .workspace_file("SOUL.md", "You test.\n")

@@ -1,5 +1,5 @@
 //! The two hashes of an agent. The **runtime hash** covers what only a new container can
-//! change (image, runtime, env, labels, ports, package, hostname, pull policy, whether the
+//! change (image, runtime, env, labels, ports, hostname, pull policy, whether the
 //! container is managed, mounted debug targets, resources); the **config hash** covers the workspace
 //! files, which are pushed into a running agent. Neither covers `state`: sleeping and
 //! waking are operations of their own.
@@ -25,7 +25,10 @@ struct RuntimeFingerprint<'a> {
     env: BTreeMap<&'a str, EnvFingerprint<'a>>,
     labels: &'a BTreeMap<String, String>,
     ports: &'a [AgentPort],
-    package: Option<&'a str>,
+    /// Always `null`: no backend that uses this hash passes `package` to the agent (only a
+    /// HiClaw controller installs packages). The key stays so that every agent keeps the
+    /// hash it had when the package reached a file clawops wrote.
+    package: (),
     hostname: Option<&'a str>,
     pull_policy: PullPolicy,
     container_managed: bool,
@@ -42,9 +45,8 @@ struct EnvFingerprint<'a> {
     secret_ref: bool,
 }
 
-/// The runtime hash of an agent whose other fields are resolved (`package` is not part of
-/// the record: it reaches the agent through `openclaw.json`).
-pub(crate) fn runtime_hash(agent: &Agent, package: Option<&str>) -> String {
+/// The runtime hash of an agent whose other fields are resolved.
+pub(crate) fn runtime_hash(agent: &Agent) -> String {
     let fingerprint = RuntimeFingerprint {
         image: &agent.image,
         runtime: agent.runtime,
@@ -61,7 +63,7 @@ pub(crate) fn runtime_hash(agent: &Agent, package: Option<&str>) -> String {
             .collect(),
         labels: &agent.labels,
         ports: &agent.ports,
-        package,
+        package: (),
         hostname: agent.hostname.as_deref(),
         pull_policy: agent.pull_policy,
         container_managed: agent.container_managed,

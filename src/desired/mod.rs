@@ -14,7 +14,6 @@ mod groups;
 mod hash;
 pub mod hiclaw;
 mod images;
-mod openclaw;
 mod profile;
 mod resolve;
 mod resources;
@@ -31,7 +30,6 @@ pub use images::{
     DEFAULT_COPAW_IMAGE, DEFAULT_HERMES_IMAGE, DEFAULT_MANAGER_IMAGE, DEFAULT_OPENCLAW_IMAGE,
     default_image,
 };
-pub use openclaw::{DEFAULT_MANAGER_HEARTBEAT, DEFAULT_NOTIFY_CHANNEL};
 pub use profile::{DEBUG_GROUP, MANAGER_GROUP, STANDALONE_GROUP, pilot_group};
 pub use resolve::{
     AGENTS_ROOT, CONSOLE_PORT, FLEET_LABEL, MANAGER_LABEL, RESERVED_ENV_KEYS, ROLE_LABEL,

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use crate::pilot::{self, Manifest};
 use crate::spec::clawops::PilotRole;
 use crate::spec::hiclaw::{
-    AccessEntry, AgentState, ChannelPolicy, DebugTargetType, EnvMap, ExposePort, Heartbeat,
-    ManagerConfig, McpServer, RemoteSkillSource, Resources, Runtime, TeamSpec,
+    AgentState, DebugTargetType, EnvMap, ExposePort, Heartbeat, Resources, Runtime, TeamSpec,
 };
 use crate::spec::{DebugWorkerSpec, Located, PilotSetupSpec, Sourced, Spec};
 
@@ -37,10 +36,10 @@ pub(crate) enum Specifics<'a> {
         heartbeat: Option<&'a Heartbeat>,
         worker_idle_timeout: Option<&'a str>,
     },
-    /// The Manager's settings.
-    Manager { config: Option<&'a ManagerConfig> },
-    /// Who may talk to a DebugWorker.
-    Debug { allowed_users: Vec<String> },
+    /// The Manager.
+    Manager,
+    /// A DebugWorker.
+    Debug,
     /// A Pilot role and its derived setup manifest.
     Pilot {
         setup: &'a str,
@@ -60,7 +59,6 @@ pub(crate) struct Profile<'a> {
     pub runtime: Runtime,
     pub images: ImageChoices<'a>,
     pub image_slot: ImageSlot,
-    pub model: Option<String>,
     pub state: AgentState,
     pub container_managed: bool,
     pub env: &'a EnvMap,
@@ -69,15 +67,9 @@ pub(crate) struct Profile<'a> {
     pub hostname: Option<String>,
     pub debug_targets: Vec<String>,
     pub resources: Option<&'a Resources>,
-    pub package: Option<&'a str>,
     pub soul: Option<&'a str>,
     pub identity: Option<&'a str>,
     pub agents: Option<&'a str>,
-    pub skills: Vec<String>,
-    pub remote_skills: &'a [RemoteSkillSource],
-    pub mcp_servers: &'a [McpServer],
-    pub access_entries: &'a [AccessEntry],
-    pub channel_policy: Option<&'a ChannelPolicy>,
     pub specifics: Specifics<'a>,
     pub file: &'a str,
     pub line: u32,
@@ -94,22 +86,15 @@ pub(crate) fn worker_name(name: &str, written: Option<&Located<String>>) -> Stri
 /// Borrowed Worker fields, shared by standalone Workers, team workers and Pilot role
 /// agents (the spec types spell the same fields out separately).
 struct WorkerFields<'a> {
-    model: &'a str,
     runtime: Option<&'a Located<Runtime>>,
     image: Option<&'a Located<String>>,
     worker_name: Option<&'a Located<String>>,
     identity: Option<&'a str>,
     soul: Option<&'a str>,
     agents: Option<&'a str>,
-    skills: &'a [String],
-    remote_skills: &'a [RemoteSkillSource],
-    mcp_servers: &'a [McpServer],
-    package: Option<&'a Located<String>>,
     expose: &'a [ExposePort],
-    channel_policy: Option<&'a ChannelPolicy>,
     container_managed: Option<bool>,
     state: Option<AgentState>,
-    access_entries: &'a [AccessEntry],
     env: &'a EnvMap,
     labels: &'a BTreeMap<String, String>,
     resources: Option<&'a Resources>,
@@ -119,22 +104,15 @@ struct WorkerFields<'a> {
 macro_rules! worker_fields {
     ($written:expr) => {
         WorkerFields {
-            model: &$written.model,
             runtime: $written.runtime.as_ref(),
             image: $written.image.as_ref(),
             worker_name: $written.worker_name.as_ref(),
             identity: $written.identity.as_deref(),
             soul: $written.soul.as_deref(),
             agents: $written.agents.as_deref(),
-            skills: &$written.skills,
-            remote_skills: &$written.remote_skills,
-            mcp_servers: &$written.mcp_servers,
-            package: $written.package.as_ref(),
             expose: &$written.expose,
-            channel_policy: $written.channel_policy.as_ref(),
             container_managed: $written.container_managed,
             state: $written.state,
-            access_entries: &$written.access_entries,
             env: &$written.env,
             labels: &$written.labels,
             resources: $written.resources.as_ref(),
@@ -187,7 +165,6 @@ fn manager(manager: &Sourced<crate::spec::ManagerSpec>) -> Profile<'_> {
             team: None,
         },
         image_slot: ImageSlot::Manager,
-        model: Some(written.model.clone()),
         state: written.state.unwrap_or_default(),
         container_managed: true,
         env: &written.env,
@@ -196,21 +173,10 @@ fn manager(manager: &Sourced<crate::spec::ManagerSpec>) -> Profile<'_> {
         hostname: None,
         debug_targets: Vec::new(),
         resources: written.resources.as_ref(),
-        package: written
-            .package
-            .as_ref()
-            .map(|package| package.value.as_str()),
         soul: written.soul.as_deref(),
         identity: None,
         agents: written.agents.as_deref(),
-        skills: written.skills.clone(),
-        remote_skills: &[],
-        mcp_servers: &written.mcp_servers,
-        access_entries: &written.access_entries,
-        channel_policy: None,
-        specifics: Specifics::Manager {
-            config: written.config.as_ref(),
-        },
+        specifics: Specifics::Manager,
         file: &manager.file,
         line: manager.name_position().line,
     }
@@ -236,7 +202,6 @@ fn team_members(team: &Sourced<TeamSpec>) -> Vec<Profile<'_>> {
             team: written.image.as_ref(),
         },
         image_slot: ImageSlot::Runtime(leader_runtime),
-        model: leader.model.clone(),
         state: leader.state.unwrap_or_default(),
         container_managed: true,
         env: &leader.env,
@@ -245,18 +210,9 @@ fn team_members(team: &Sourced<TeamSpec>) -> Vec<Profile<'_>> {
         hostname: None,
         debug_targets: Vec::new(),
         resources: leader.resources.as_ref(),
-        package: leader
-            .package
-            .as_ref()
-            .map(|package| package.value.as_str()),
         soul: leader.soul.as_deref(),
         identity: leader.identity.as_deref(),
         agents: leader.agents.as_deref(),
-        skills: Vec::new(),
-        remote_skills: &leader.remote_skills,
-        mcp_servers: &leader.mcp_servers,
-        access_entries: &leader.access_entries,
-        channel_policy: leader.channel_policy.as_ref(),
         specifics: Specifics::Leader {
             heartbeat: leader.heartbeat.as_ref(),
             worker_idle_timeout: leader
@@ -306,7 +262,6 @@ fn worker_profile<'a>(
             team: None,
         },
         image_slot: ImageSlot::Runtime(runtime),
-        model: Some(fields.model.to_owned()),
         state: fields.state.unwrap_or_default(),
         container_managed: fields.container_managed.unwrap_or(true),
         env: fields.env,
@@ -315,15 +270,9 @@ fn worker_profile<'a>(
         hostname: None,
         debug_targets: Vec::new(),
         resources: fields.resources,
-        package: fields.package.map(|package| package.value.as_str()),
         soul: fields.soul,
         identity: fields.identity,
         agents: fields.agents,
-        skills: fields.skills.to_vec(),
-        remote_skills: fields.remote_skills,
-        mcp_servers: fields.mcp_servers,
-        access_entries: fields.access_entries,
-        channel_policy: fields.channel_policy,
         specifics: Specifics::Plain,
         file,
         line,
@@ -333,10 +282,6 @@ fn worker_profile<'a>(
 fn debug_worker<'a>(spec: &'a Spec, debug: &'a Sourced<DebugWorkerSpec>) -> Profile<'a> {
     let written = debug.spec();
     let targets = debug_targets(spec, written);
-    let model = written
-        .model
-        .clone()
-        .or_else(|| targets.iter().find_map(|target| member_model(spec, target)));
     Profile {
         member: debug.name().to_owned(),
         worker_name: debug.name().to_owned(),
@@ -349,27 +294,18 @@ fn debug_worker<'a>(spec: &'a Spec, debug: &'a Sourced<DebugWorkerSpec>) -> Prof
             team: None,
         },
         image_slot: ImageSlot::Debug,
-        model,
         state: AgentState::Running,
         container_managed: true,
         env: &written.env,
         labels: &written.labels,
         expose: &[],
         hostname: None,
-        specifics: Specifics::Debug {
-            allowed_users: allowed_users(spec, written, &targets),
-        },
+        specifics: Specifics::Debug,
         debug_targets: targets,
         resources: written.resources.as_ref(),
-        package: None,
         soul: written.soul.as_deref(),
         identity: None,
         agents: None,
-        skills: Vec::new(),
-        remote_skills: &[],
-        mcp_servers: &[],
-        access_entries: &[],
-        channel_policy: None,
         file: &debug.file,
         line: debug.name_position().line,
     }
@@ -437,50 +373,6 @@ pub(crate) fn member_model(spec: &Spec, member: &str) -> Option<String> {
     standalone.or_else(in_team).or_else(in_pilot)
 }
 
-/// Who may talk to a DebugWorker: its `allowedUsers`, else the admins of the teams its
-/// targets belong to, else the admin-like Humans (permission level 1).
-fn allowed_users(spec: &Spec, written: &DebugWorkerSpec, targets: &[String]) -> Vec<String> {
-    let mut users: Vec<String> = written
-        .access_control
-        .iter()
-        .flat_map(|access| &access.allowed_users)
-        .map(|user| user.value.clone())
-        .collect();
-    if users.is_empty() {
-        users = spec
-            .teams
-            .iter()
-            .filter(|team| {
-                let team_spec = team.spec();
-                targets.iter().any(|target| {
-                    *team_spec.leader.name == *target
-                        || team_spec
-                            .workers
-                            .iter()
-                            .any(|worker| *worker.name == *target)
-                })
-            })
-            .filter_map(|team| team.spec().admin.as_ref())
-            .map(|admin| admin.name.value.clone())
-            .collect();
-    }
-    if users.is_empty() {
-        users = admin_like_humans(spec);
-    }
-    users.sort();
-    users.dedup();
-    users
-}
-
-/// Humans with permission level 1 (admin-like), in file order.
-pub(crate) fn admin_like_humans(spec: &Spec) -> Vec<String> {
-    spec.humans
-        .iter()
-        .filter(|human| human.spec().permission_level.value == 1)
-        .map(|human| human.name().to_owned())
-        .collect()
-}
-
 /// One profile per role of a setup, in role order.
 fn pilot_roles(setup: &Sourced<PilotSetupSpec>) -> Vec<Profile<'_>> {
     let manifests = pilot::manifests(setup.name(), setup.spec());
@@ -501,11 +393,6 @@ fn pilot_roles(setup: &Sourced<PilotSetupSpec>) -> Vec<Profile<'_>> {
                 &setup.file,
                 line,
             );
-            for skill in role.skills.value.keys() {
-                if !profile.skills.contains(skill) {
-                    profile.skills.push(skill.clone());
-                }
-            }
             profile.hostname = Some(agent.hostname);
             profile.specifics = Specifics::Pilot {
                 setup: setup.name(),

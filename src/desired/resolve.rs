@@ -160,7 +160,7 @@ fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -
         runtime_hash: String::new(),
         hiclaw: None,
     };
-    agent.runtime_hash = hash::runtime_hash(&agent, profile.package);
+    agent.runtime_hash = hash::runtime_hash(&agent);
     agent
 }
 

@@ -135,6 +135,16 @@ codes! {
     PilotAgentCount => "pilot-agent-count",
     /// A role outside the 3–4 skills that Pilot roles are designed for.
     PilotSkillCount => "pilot-skill-count",
+    /// A `!secret` env value on a backend that cannot carry it (`hiclaw`).
+    UnsupportedSecretEnv => "unsupported-secret-env",
+    /// A kind the backend does not deploy (a PilotSetup on `hiclaw`).
+    UnsupportedKind => "unsupported-kind",
+    /// A field the HiClaw controller's REST API would silently drop.
+    RestDropsField => "rest-drops-field",
+    /// A clawops extension the backend does not realize.
+    IgnoredExtension => "ignored-extension",
+    /// A field only a HiClaw controller realizes, on a backend without one.
+    NeedsHiclawController => "needs-hiclaw-controller",
 }
 
 impl fmt::Display for Code {

@@ -1,6 +1,7 @@
 //! Validation of a loaded [`Spec`]: field rules on each document ([`fields`]), rules across
 //! documents ([`references`]) and Pilot topology rules ([`crate::pilot`]). Every rule
-//! reports a [`Diagnostic`] with a stable code and never stops the others.
+//! reports a [`Diagnostic`] with a stable code and never stops the others. What a given
+//! backend can realize of a valid spec is checked apart, by [`target()`].
 
 mod fields;
 mod references;

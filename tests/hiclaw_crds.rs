@@ -1,0 +1,217 @@
+//! The CRD validator of the test support checks objects as a strict API server would: a
+//! minimal object of each kind passes; unknown fields, wrong enum values, missing required
+//! fields and bad patterns fail, each named by its JSON path.
+
+mod hiclaw_support;
+
+use hiclaw_support::crds::validate;
+use serde_json::{Value, json};
+
+fn object(kind: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "hiclaw.io/v1beta1",
+        "kind": kind,
+        "metadata": {"name": "probe", "namespace": "hiclaw", "labels": {"hiclaw.io/controller": "c"}},
+        "spec": spec,
+    })
+}
+
+/// The problems of an object that must be refused.
+fn problems(object: &Value) -> Vec<String> {
+    match validate(object) {
+        Ok(()) => panic!("accepted: {object:#}"),
+        Err(problems) => problems,
+    }
+}
+
+/// Whether some problem is about `path` and says `what`.
+fn names(problems: &[String], path: &str, what: &str) -> bool {
+    problems
+        .iter()
+        .any(|problem| problem.starts_with(&format!("{path}: ")) && problem.contains(what))
+}
+
+#[test]
+fn a_minimal_object_of_each_kind_passes() {
+    let minimal = [
+        object("Worker", json!({"model": "m"})),
+        object("Team", json!({"leader": {"name": "lead"}})),
+        object(
+            "Human",
+            json!({"displayName": "Alice", "permissionLevel": 1}),
+        ),
+        object("Manager", json!({"model": "m"})),
+    ];
+    for object in &minimal {
+        assert_eq!(validate(object), Ok(()), "{object:#}");
+    }
+}
+
+#[test]
+fn an_unknown_field_is_named_by_its_path() {
+    let found = problems(&object("Worker", json!({"model": "m", "modle": "m"})));
+    assert!(
+        names(&found, "/spec/modle", "unknown field `modle`"),
+        "{found:?}"
+    );
+    // The Team CRD has no containerManaged for its workers.
+    let team = object(
+        "Team",
+        json!({"leader": {"name": "lead"}, "workers": [{"name": "w", "model": "m", "containerManaged": false}]}),
+    );
+    let found = problems(&team);
+    assert!(
+        names(&found, "/spec/workers/0/containerManaged", "unknown field"),
+        "{found:?}"
+    );
+    let mut top = object("Human", json!({"displayName": "A", "permissionLevel": 1}));
+    top["extra"] = json!(1);
+    assert!(names(&problems(&top), "/extra", "unknown field"));
+}
+
+#[test]
+fn a_wrong_enum_value_is_named_by_its_path() {
+    let found = problems(&object("Worker", json!({"model": "m", "state": "Asleep"})));
+    assert!(names(&found, "/spec/state", "\"Asleep\""), "{found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+}
+
+#[test]
+fn a_missing_required_field_is_named_by_its_path() {
+    let found = problems(&object("Manager", json!({"runtime": "copaw"})));
+    assert!(
+        names(&found, "/spec/model", "required field is missing"),
+        "{found:?}"
+    );
+    let mut nameless = object("Worker", json!({"model": "m"}));
+    nameless["metadata"] = json!({"labels": {}});
+    assert!(names(&problems(&nameless), "/metadata/name", "required"));
+}
+
+#[test]
+fn a_bad_remote_skill_source_is_named_by_its_path() {
+    let spec = json!({"model": "m", "remoteSkills": [{"source": "https://skills.example/x", "skills": [{"name": "s"}]}]});
+    let found = problems(&object("Worker", spec));
+    assert!(
+        names(&found, "/spec/remoteSkills/0/source", "nacos://"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn maps_and_preserved_objects_stay_open_but_typed() {
+    let spec = json!({
+        "model": "m",
+        "env": {"GREETING": "hello"},
+        "labels": {"tier": "gold"},
+        "accessEntries": [{"service": "object-storage", "permissions": ["read", "list"],
+                           "scope": {"prefixes": ["agents/dev/"], "anything": true}}],
+    });
+    assert_eq!(validate(&object("Worker", spec)), Ok(()));
+    let bad_key = object("Worker", json!({"model": "m", "env": {"1BAD": "x"}}));
+    assert!(names(&problems(&bad_key), "/spec/env", "1BAD"));
+    let bad_email = object(
+        "Human",
+        json!({"displayName": "A", "permissionLevel": 1, "email": "nope"}),
+    );
+    assert!(names(&problems(&bad_email), "/spec/email", "email"));
+}
+
+#[test]
+fn the_envelope_is_checked() {
+    let mut wrong_version = object("Worker", json!({"model": "m"}));
+    wrong_version["apiVersion"] = json!("agentteams.io/v1beta1");
+    assert!(names(
+        &problems(&wrong_version),
+        "/apiVersion",
+        "hiclaw.io/v1beta1"
+    ));
+    let unknown = object("DebugWorker", json!({"targets": ["a"]}));
+    assert!(names(&problems(&unknown), "/kind", "DebugWorker"));
+}
+
+/// The objects `desired::hiclaw` makes of the example fleet, as the hiclaw target would
+/// write them: every Worker and Manager object, and each Team with its members inline.
+fn example_objects() -> Vec<Value> {
+    use clawops::desired::hiclaw::{MemberObject, retarget};
+    use clawops::source::{self, SourceOptions};
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hiclaw-fleet");
+    let snapshot = source::read(&SourceOptions::new(folder)).expect("the example is readable");
+    let checked = clawops::spec::check(&snapshot);
+    assert!(checked.is_valid(), "{:#?}", checked.diagnostics);
+    let mut desired = clawops::desired::resolve(&checked.spec);
+    retarget(&checked.spec, &mut desired);
+    let envelope = |kind: &str, name: &str, spec: Value| json!({"apiVersion": "hiclaw.io/v1beta1", "kind": kind, "metadata": {"name": name}, "spec": spec});
+    let members: Vec<_> = desired
+        .agents
+        .iter()
+        .filter_map(|agent| agent.hiclaw.as_deref())
+        .collect();
+    let mut objects = Vec::new();
+    for member in &members {
+        match &member.object {
+            MemberObject::Worker { name } => {
+                objects.push(envelope("Worker", name, Value::Object(member.spec.clone())))
+            }
+            MemberObject::Manager { name } => objects.push(envelope(
+                "Manager",
+                name,
+                Value::Object(member.spec.clone()),
+            )),
+            MemberObject::Leader { .. } | MemberObject::TeamWorker { .. } => {}
+        }
+    }
+    let fleet = desired.hiclaw.as_ref().expect("the hiclaw fleet");
+    for team in &fleet.teams {
+        let spec_of = |name: &str, leader: bool| {
+            members
+                .iter()
+                .find(|member| {
+                    member.object.team() == Some(team.name.as_str())
+                        && matches!(member.object, MemberObject::Leader { .. }) == leader
+                        && (leader || member.spec["name"] == name)
+                })
+                .map(|member| Value::Object(member.spec.clone()))
+                .unwrap_or_else(|| panic!("no member {name} of team {}", team.name))
+        };
+        let mut spec = team.settings.clone();
+        spec.insert("leader".to_owned(), spec_of(&team.leader, true));
+        let workers: Vec<Value> = team
+            .workers
+            .iter()
+            .map(|worker| spec_of(worker, false))
+            .collect();
+        spec.insert("workers".to_owned(), Value::Array(workers));
+        objects.push(envelope("Team", &team.name, Value::Object(spec)));
+    }
+    for human in &fleet.humans {
+        objects.push(envelope(
+            "Human",
+            &human.name,
+            Value::Object(human.spec.clone()),
+        ));
+    }
+    objects
+}
+
+#[test]
+fn the_example_fleet_as_the_hiclaw_target_writes_it_is_valid() {
+    let objects = example_objects();
+    assert_eq!(
+        objects.len(),
+        3 + 1 + 2 + 3,
+        "workers and the debug worker, manager, teams, humans"
+    );
+    let refused: Vec<String> = objects
+        .iter()
+        .filter_map(|object| {
+            validate(object).err().map(|problems| {
+                format!(
+                    "{} {}: {problems:?}",
+                    object["kind"], object["metadata"]["name"]
+                )
+            })
+        })
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+}
