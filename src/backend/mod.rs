@@ -12,6 +12,8 @@
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod error;
+#[cfg(feature = "hiclaw")]
+pub mod hiclaw;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod labels;
