@@ -17,8 +17,12 @@ pub mod kube;
 pub mod model;
 pub mod objects;
 mod observe;
+mod record_file;
+pub mod rest;
 pub mod transport;
 mod writes;
+
+pub use record_file::default_record_dir;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -59,14 +63,38 @@ pub async fn open(
                 &address,
             ))
         }
-        crate::spec::config::HiclawTransport::Rest => {
-            let _ = endpoint;
-            return Err(BackendError::Unavailable {
-                backend: "hiclaw (rest)",
-            });
-        }
+        crate::spec::config::HiclawTransport::Rest => Box::new(rest_transport(config, fleet, endpoint)?),
     };
     Ok(Box::new(HiclawBackend::new(transport, settings)))
+}
+
+/// The REST transport `endpoint` points at: `--hiclaw-url` else the controller's default
+/// address, the token given (else read from its file), the record under `--hiclaw-record`
+/// else the user's state folder.
+fn rest_transport(
+    config: &crate::spec::config::Config,
+    fleet: &str,
+    endpoint: &super::Endpoint,
+) -> Result<rest::RestTransport, BackendError> {
+    let url = endpoint
+        .hiclaw_url
+        .as_deref()
+        .unwrap_or(super::DEFAULT_HICLAW_URL);
+    let token = match (&endpoint.hiclaw_token, &endpoint.hiclaw_token_file) {
+        (Some(token), _) => Some(rest::AuthToken::new(token)),
+        (None, Some(file)) => {
+            let file = file.to_string_lossy().into_owned();
+            rest::AuthToken::from_lookup(|name| {
+                (name == rest::TOKEN_FILE_VARIABLE).then(|| file.clone())
+            })?
+        }
+        (None, None) => None,
+    };
+    let record_dir = endpoint
+        .hiclaw_record
+        .clone()
+        .unwrap_or_else(default_record_dir);
+    rest::RestTransport::new(url, token, &config.hiclaw.controller, fleet, &record_dir)
 }
 
 /// What names the fleet's objects.
