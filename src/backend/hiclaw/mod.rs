@@ -63,7 +63,9 @@ pub async fn open(
                 &address,
             ))
         }
-        crate::spec::config::HiclawTransport::Rest => Box::new(rest_transport(config, fleet, endpoint)?),
+        crate::spec::config::HiclawTransport::Rest => {
+            Box::new(rest_transport(config, fleet, endpoint)?)
+        }
     };
     Ok(Box::new(HiclawBackend::new(transport, settings)))
 }
@@ -180,7 +182,13 @@ impl HiclawBackend {
             objects: model
                 .objects
                 .iter()
-                .map(|(id, known)| (id.clone(), known.applied.clone()))
+                .map(|(id, known)| {
+                    // The spec as known goes with it: a transport that cannot read specs
+                    // back (REST) starts from it next time.
+                    let mut applied = known.applied.clone();
+                    applied.spec = Some(known.spec.clone());
+                    (id.clone(), applied)
+                })
                 .collect(),
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{Kind, MemberStatus, ObjectId};
-use super::objects::{desired_team, state_in, team_member, without_state};
+use super::objects::{desired_team, set_state, state_in, team_member, without_state};
 use super::{HiclawBackend, Known, Model};
 use crate::backend::BackendError;
 use crate::desired::hiclaw::{HiclawMember, MemberObject, SpecFields, member_hash};
@@ -33,11 +33,10 @@ pub(super) async fn observe(backend: &HiclawBackend) -> Result<Observed, Backend
         let Some(object) = live.get(&id) else {
             continue;
         };
-        let spec = object
-            .spec
-            .clone()
-            .or_else(|| applied.spec.clone())
-            .unwrap_or_default();
+        let spec = match &object.spec {
+            Some(spec) => spec.clone(),
+            None => last_written_with_live_states(&id, &applied, object),
+        };
         let known = Known {
             spec,
             applied: object.applied.clone().unwrap_or(applied),
@@ -108,6 +107,23 @@ fn agent_name(prefix: &str, id: &ObjectId, member: &str) -> String {
         Kind::Manager => manager_resource_name(prefix),
         _ => worker_resource_name(prefix, member),
     }
+}
+
+/// The spec last written (a transport that cannot read specs back, REST), with each
+/// member's state as the controller reports it now: a state the fleet changed at run time
+/// is the object's, and a write starting from it keeps it.
+fn last_written_with_live_states(
+    id: &ObjectId,
+    applied: &crate::backend::hiclaw::model::Applied,
+    object: &super::model::LiveObject,
+) -> SpecFields {
+    let mut spec = applied.spec.clone().unwrap_or_default();
+    for status in &object.agents {
+        if let Some(state) = status.state {
+            set_state(id.kind, &mut spec, &status.name, state);
+        }
+    }
+    spec
 }
 
 /// The member spec (without state) of `member` in an object's spec.
