@@ -82,7 +82,12 @@ fn json_reports_list_every_problem_with_its_location() {
         .clone();
     let report: Value = serde_json::from_slice(&output).expect("json report");
     assert_eq!(report["valid"], Value::Bool(false));
-    let diagnostics = report["diagnostics"].as_array().expect("diagnostics");
+    let diagnostics: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|diagnostic| diagnostic["severity"] == "error")
+        .collect();
     assert_eq!(diagnostics.len(), 2);
     let first = &diagnostics[0];
     assert_eq!(first["code"], "unknown-human");
@@ -96,9 +101,15 @@ fn json_reports_list_every_problem_with_its_location() {
 
 #[test]
 fn a_valid_json_report_is_valid_and_empty() {
+    let fleet = tempfile::tempdir().expect("folder");
+    std::fs::write(
+        fleet.path().join("worker.yaml"),
+        "apiVersion: hiclaw.io/v1beta1\nkind: Worker\nmetadata: {name: plain}\nspec: {model: m}\n",
+    )
+    .expect("worker.yaml");
     let output = clawops()
         .args(["validate", "--format", "json"])
-        .arg(example("hiclaw-fleet"))
+        .arg(fleet.path())
         .assert()
         .success()
         .get_output()
@@ -154,4 +165,41 @@ fn yaml_one_one_scalars_stay_strings() {
         .code(1)
         .stdout(contains("\"line\": 7"))
         .stdout(contains("invalid boolean"));
+}
+
+#[test]
+fn validate_checks_what_the_target_can_realize() {
+    let home = tempfile::tempdir().expect("folder");
+    let fleet = home.path().join("fleet");
+    support::copy_recursively(&example("hiclaw-fleet"), &fleet);
+    // On docker (the example's backend) a Human reaches no agent: a warning, still valid.
+    clawops()
+        .args(["validate", "--format", "json"])
+        .arg(&fleet)
+        .assert()
+        .success()
+        .stdout(contains("needs-hiclaw-controller"));
+    // A PilotSetup cannot go to a HiClaw controller: `--backend hiclaw` makes it an error.
+    let pilot = example("multi-region-content-sync");
+    clawops()
+        .args(["validate", "--backend", "hiclaw"])
+        .arg(&pilot)
+        .assert()
+        .failure()
+        .stdout(contains("unsupported-kind"));
+    // The REST transport would drop `env`: an error at its key, from `clawops.toml` alone.
+    let config = fleet.join("clawops.toml");
+    let text = std::fs::read_to_string(&config).expect("clawops.toml");
+    let text = text.replace(
+        "backend = \"docker\"",
+        "backend = \"hiclaw\"\n\n[hiclaw]\ntransport = \"rest\"",
+    );
+    std::fs::write(&config, text).expect("write clawops.toml");
+    clawops()
+        .arg("validate")
+        .arg(&fleet)
+        .assert()
+        .failure()
+        .stdout(contains("rest-drops-field"))
+        .stdout(contains("workers/scout.yaml:14:5"));
 }

@@ -3,6 +3,7 @@
 //! fields and bad patterns fail, each named by its JSON path.
 
 mod hiclaw_support;
+mod support;
 
 use hiclaw_support::crds::validate;
 use serde_json::{Value, json};
@@ -130,10 +131,10 @@ fn the_envelope_is_checked() {
     assert!(names(&problems(&unknown), "/kind", "DebugWorker"));
 }
 
-/// The objects `desired::hiclaw` makes of the example fleet, as the hiclaw target would
-/// write them: every Worker and Manager object, and each Team with its members inline.
+/// The objects the hiclaw target writes for the example fleet: Humans, each Team with its
+/// members inline, every Worker (the DebugWorker realized as one) and the Manager.
 fn example_objects() -> Vec<Value> {
-    use clawops::desired::hiclaw::{MemberObject, retarget};
+    use clawops::desired::hiclaw::retarget;
     use clawops::source::{self, SourceOptions};
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hiclaw-fleet");
     let snapshot = source::read(&SourceOptions::new(folder)).expect("the example is readable");
@@ -141,57 +142,22 @@ fn example_objects() -> Vec<Value> {
     assert!(checked.is_valid(), "{:#?}", checked.diagnostics);
     let mut desired = clawops::desired::resolve(&checked.spec);
     retarget(&checked.spec, &mut desired);
-    let envelope = |kind: &str, name: &str, spec: Value| json!({"apiVersion": "hiclaw.io/v1beta1", "kind": kind, "metadata": {"name": name}, "spec": spec});
-    let members: Vec<_> = desired
-        .agents
-        .iter()
-        .filter_map(|agent| agent.hiclaw.as_deref())
-        .collect();
-    let mut objects = Vec::new();
-    for member in &members {
-        match &member.object {
-            MemberObject::Worker { name } => {
-                objects.push(envelope("Worker", name, Value::Object(member.spec.clone())))
-            }
-            MemberObject::Manager { name } => objects.push(envelope(
-                "Manager",
-                name,
-                Value::Object(member.spec.clone()),
-            )),
-            MemberObject::Leader { .. } | MemberObject::TeamWorker { .. } => {}
-        }
-    }
-    let fleet = desired.hiclaw.as_ref().expect("the hiclaw fleet");
-    for team in &fleet.teams {
-        let spec_of = |name: &str, leader: bool| {
-            members
-                .iter()
-                .find(|member| {
-                    member.object.team() == Some(team.name.as_str())
-                        && matches!(member.object, MemberObject::Leader { .. }) == leader
-                        && (leader || member.spec["name"] == name)
-                })
-                .map(|member| Value::Object(member.spec.clone()))
-                .unwrap_or_else(|| panic!("no member {name} of team {}", team.name))
-        };
-        let mut spec = team.settings.clone();
-        spec.insert("leader".to_owned(), spec_of(&team.leader, true));
-        let workers: Vec<Value> = team
-            .workers
-            .iter()
-            .map(|worker| spec_of(worker, false))
-            .collect();
-        spec.insert("workers".to_owned(), Value::Array(workers));
-        objects.push(envelope("Team", &team.name, Value::Object(spec)));
-    }
-    for human in &fleet.humans {
-        objects.push(envelope(
-            "Human",
-            &human.name,
-            Value::Object(human.spec.clone()),
-        ));
-    }
+    clawops::backend::hiclaw::objects::desired_objects(&desired, "hiclaw", "hiclaw-controller")
+}
+
+/// Every object of a `render` YAML stream that is invalid by upstream's CRDs.
+fn refused(objects: &[Value]) -> Vec<String> {
     objects
+        .iter()
+        .filter_map(|object| {
+            validate(object).err().map(|problems| {
+                format!(
+                    "{} {}: {problems:?}",
+                    object["kind"], object["metadata"]["name"]
+                )
+            })
+        })
+        .collect()
 }
 
 #[test]
@@ -202,16 +168,39 @@ fn the_example_fleet_as_the_hiclaw_target_writes_it_is_valid() {
         3 + 1 + 2 + 3,
         "workers and the debug worker, manager, teams, humans"
     );
-    let refused: Vec<String> = objects
-        .iter()
-        .filter_map(|object| {
-            validate(object).err().map(|problems| {
-                format!(
-                    "{} {}: {problems:?}",
-                    object["kind"], object["metadata"]["name"]
-                )
-            })
-        })
-        .collect();
+    let refused = refused(&objects);
     assert!(refused.is_empty(), "{refused:#?}");
+}
+
+#[test]
+fn render_backend_hiclaw_prints_only_objects_upstream_accepts() {
+    let output = support::clawops()
+        .args(["render", "--backend", "hiclaw"])
+        .arg(support::example("hiclaw-fleet"))
+        .output()
+        .expect("clawops runs");
+    assert!(output.status.success(), "{output:?}");
+    let stream = String::from_utf8(output.stdout).expect("utf-8");
+    let objects: Vec<Value> = stream
+        .split("---\n")
+        .filter(|document| !document.trim().is_empty())
+        .map(|document| serde_saphyr::from_str(document).expect("a YAML object"))
+        .collect();
+    let kinds: Vec<&str> = objects
+        .iter()
+        .filter_map(|object| object["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Human", "Human", "Human", "Team", "Team", "Worker", "Worker", "Worker", "Manager"
+        ]
+    );
+    let refused = refused(&objects);
+    assert!(refused.is_empty(), "{refused:#?}");
+    // What a HiClaw controller reads to own them.
+    assert!(objects.iter().all(|object| {
+        object["metadata"]["namespace"] == "hiclaw"
+            && object["metadata"]["labels"]["hiclaw.io/controller"] == "hiclaw-controller"
+    }));
 }

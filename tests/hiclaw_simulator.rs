@@ -413,3 +413,19 @@ fn the_runtime_sleep_switch_owns_state_and_apply_prunes_what_it_dropped() {
         .collect();
     assert_eq!(runtime, ["scout", "alpha/alpha-dev", "alpha/alpha-dev"]);
 }
+
+#[test]
+fn an_object_upstreams_crd_refuses_is_refused_as_invalid() {
+    let sim = sim();
+    let mut spec = team_spec("hiclaw/worker-agent:v1");
+    spec["workers"][0]["modle"] = json!("typo");
+    let (code, body) = sim.apply("teams", "alpha", spec, true);
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["reason"], "Invalid");
+    let message = body["message"].as_str().expect("a message");
+    assert!(message.contains("/spec/workers/0"), "{message}");
+    assert!(message.contains("modle"), "{message}");
+    let url = format!("{}{}", sim.kube, hiclaw_path("teams", "alpha"));
+    let (code, _) = sim.send(Method::GET, &url, None, &[]);
+    assert_eq!(code, 404, "nothing stored");
+}

@@ -3,13 +3,15 @@
 //! report: `<severity> <code> <file>:<line>:<column>`. An optional first line
 //! `max-file-size <bytes>` lowers the file size limit for that fixture.
 //!
-//! The test also checks that every diagnostic code has at least one fixture.
+//! Each is checked as `clawops validate` checks it, with the rules of the target its
+//! `clawops.toml` names (docker when it has none). The test also checks that every
+//! diagnostic code has at least one fixture.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use clawops::source::{self, SourceOptions};
-use clawops::spec::{self, Code};
+use clawops::spec::Code;
 
 /// Codes no YAML file can produce, so no fixture can cover them. A PilotSetup says which
 /// roles exchange which topics; each role's manifest is derived from it, so every send has
@@ -17,17 +19,6 @@ use clawops::spec::{self, Code};
 /// over the derived manifests as a safety net; the check itself is unit-tested on broken,
 /// hand-made manifests in `src/pilot/consistency.rs`.
 const UNREACHABLE_FROM_YAML: [Code; 2] = [Code::PilotUnpairedFlow, Code::PilotHandshakeMismatch];
-
-/// Codes of the rules that depend on the target (`spec::validate::target`), which
-/// `spec::check` does not run: each is unit-tested, located, in
-/// `src/spec/validate/target/tests.rs`.
-const FROM_THE_TARGET_RULES: [Code; 5] = [
-    Code::UnsupportedSecretEnv,
-    Code::UnsupportedKind,
-    Code::RestDropsField,
-    Code::IgnoredExtension,
-    Code::NeedsHiclawController,
-];
 
 fn fixture_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")
@@ -62,7 +53,8 @@ fn run_fixture(folder: &Path) -> Fixture {
         }
     }
     let snapshot = source::read(&options).unwrap_or_else(|error| panic!("fixture {name}: {error}"));
-    let checked = spec::check(&snapshot);
+    // What `clawops validate` reports: the spec's rules and its target's (`clawops.toml`).
+    let checked = clawops::engine::load::check_for_target(&snapshot, None);
     let actual: BTreeSet<String> = checked
         .diagnostics
         .iter()
@@ -117,7 +109,6 @@ fn every_invalid_fixture_reports_exactly_its_expected_diagnostics() {
     let uncovered: Vec<&str> = Code::ALL
         .iter()
         .filter(|code| !UNREACHABLE_FROM_YAML.contains(code))
-        .filter(|code| !FROM_THE_TARGET_RULES.contains(code))
         .map(|code| code.as_str())
         .filter(|code| !covered.contains(*code))
         .collect();

@@ -84,8 +84,9 @@ pub(crate) fn print_load_error(context: &Context, error: &LoadError) {
 pub(crate) fn read_and_check(
     context: &Context,
     options: &SourceOptions,
+    target: Option<Option<crate::spec::config::BackendKind>>,
 ) -> Option<(crate::source::Snapshot, crate::spec::Checked)> {
-    match engine::load::read_checked(options) {
+    match engine::load::read_checked(options, target) {
         Ok(read) => Some(read),
         Err(error) => {
             context.printer.error(&error);

@@ -11,7 +11,7 @@ use crate::source::SourceOptions;
 /// JSON object keyed by hostname on stdout. Refuses (exit 1) when the desired state is
 /// invalid or unreadable; diagnostics go to stderr so stdout stays JSON.
 pub fn manifests(context: &Context, options: &SourceOptions, out: Option<&Path>) -> ExitCode {
-    let Some((snapshot, checked)) = read_and_check(context, options) else {
+    let Some((snapshot, checked)) = read_and_check(context, options, None) else {
         return ExitCode::FAILURE;
     };
     context

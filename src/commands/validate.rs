@@ -1,4 +1,5 @@
-//! `clawops validate`: check the desired state and report every problem.
+//! `clawops validate`: check the desired state and report every problem, with what the
+//! target (`--backend`, else `[fleet] backend`) cannot realize of it.
 
 use std::process::ExitCode;
 
@@ -18,7 +19,9 @@ struct Report<'a> {
 
 /// Validates and prints the report; exit 0 when valid, 1 when invalid or unreadable.
 pub fn run(context: &Context, options: &SourceOptions, format: ReportFormat) -> ExitCode {
-    let Some((snapshot, checked)) = read_and_check(context, options) else {
+    let Some((snapshot, checked)) =
+        read_and_check(context, options, Some(context.connection.backend))
+    else {
         return ExitCode::FAILURE;
     };
     match format {

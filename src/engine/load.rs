@@ -66,11 +66,31 @@ impl Invalid {
     }
 }
 
-/// Reads and checks the source at `options`, valid or not (`validate` reports both).
-pub fn read_checked(options: &SourceOptions) -> Result<(Snapshot, Checked), SourceError> {
+/// Reads and checks the source at `options`, valid or not, with the rules of the target
+/// `backend` names (else `[fleet] backend`) when given (`validate` reports everything).
+pub fn read_checked(
+    options: &SourceOptions,
+    target: Option<Option<BackendKind>>,
+) -> Result<(Snapshot, Checked), SourceError> {
     let snapshot = source::read(options)?;
-    let checked = spec::check(&snapshot);
+    let checked = match target {
+        Some(backend) => check_for_target(&snapshot, backend),
+        None => spec::check(&snapshot),
+    };
     Ok((snapshot, checked))
+}
+
+/// Checks `snapshot`, then what the backend `backend` names (else `[fleet] backend`)
+/// cannot realize of it: what `apply`, `plan` and `validate` all report.
+pub fn check_for_target(snapshot: &Snapshot, backend: Option<BackendKind>) -> Checked {
+    let mut checked = spec::check(snapshot);
+    checked.add_target_diagnostics(target_of(&checked, backend));
+    checked
+}
+
+/// The backend `--backend` names, else `[fleet] backend`.
+fn target_of(checked: &Checked, backend: Option<BackendKind>) -> BackendKind {
+    backend.unwrap_or(checked.spec.config.fleet.backend)
 }
 
 /// Reads, checks and resolves the desired state at `options`, for the backend `backend`
@@ -83,9 +103,8 @@ pub fn load(options: &SourceOptions, backend: Option<BackendKind>) -> Result<Loa
 /// for the backend `backend` names, else `[fleet] backend`: what only some targets can
 /// realize is checked against it, and the `hiclaw` target gets each agent's member spec.
 pub fn check(snapshot: Snapshot, backend: Option<BackendKind>) -> Result<Loaded, LoadError> {
-    let mut checked = spec::check(&snapshot);
-    let target = backend.unwrap_or(checked.spec.config.fleet.backend);
-    checked.add_target_diagnostics(target);
+    let checked = check_for_target(&snapshot, backend);
+    let target = target_of(&checked, backend);
     if !checked.is_valid() {
         return Err(LoadError::CheckSpec(Box::new(Invalid {
             snapshot,

@@ -9,9 +9,12 @@
 //! subresource, field ownership for server-side apply (`fields`), and a simulated
 //! controller that writes their status (`hiclaw`, `hiclaw_api`); `rest` serves the
 //! embedded controller's REST API over the same store. Lists honour `limit` and
-//! `continue`.
+//! `continue`. A HiClaw object written through the Kubernetes API is checked against
+//! upstream's CRDs and refused (422 Invalid) as a strict API server would.
 #![allow(dead_code)]
 
+#[path = "../hiclaw_support/crds.rs"]
+mod crds;
 mod fields;
 pub mod fleet;
 mod hiclaw;
@@ -225,6 +228,24 @@ fn status(code: StatusCode, reason: &str, message: &str) -> (StatusCode, Value) 
     (code, body)
 }
 
+/// A HiClaw object upstream's CRD refuses (its status aside, a subresource): the API
+/// server's 422 naming every problem.
+fn crd_refusal(path: &str, object: &Value) -> Option<(StatusCode, Value)> {
+    if !fields::is_hiclaw(path) || path.ends_with("/status") {
+        return None;
+    }
+    let mut checked = object.clone();
+    if let Some(fields) = checked.as_object_mut() {
+        fields.remove("status");
+    }
+    let problems = crds::validate(&checked).err()?;
+    Some(status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid",
+        &format!("{path} is invalid: {}", problems.join("; ")),
+    ))
+}
+
 /// Server fields: uid (kept), resourceVersion, generation (bumped on a spec change).
 fn stamp(object: &mut Value, version: u64, live: Option<&Value>) {
     let metadata = &mut object["metadata"];
@@ -382,6 +403,9 @@ impl State {
         if self.objects.contains_key(&path) {
             return status(StatusCode::CONFLICT, "AlreadyExists", "already exists");
         }
+        if let Some(refusal) = crd_refusal(&path, &object) {
+            return refusal;
+        }
         self.version += 1;
         stamp(&mut object, self.version, None);
         if fields::is_hiclaw(&path) {
@@ -403,6 +427,9 @@ impl State {
                 "Conflict",
                 "the object has been modified",
             );
+        }
+        if let Some(refusal) = crd_refusal(&request.path, &object) {
+            return refusal;
         }
         self.version += 1;
         stamp(&mut object, self.version, Some(&live));
@@ -488,6 +515,9 @@ impl State {
             };
             (object, Vec::new())
         };
+        if let Some(refusal) = crd_refusal(&request.path, &object) {
+            return refusal;
+        }
         self.version += 1;
         stamp(&mut object, self.version, live.as_ref());
         if hiclaw {
