@@ -241,8 +241,14 @@ fn a_markdown_plan_of_a_pull_request_is_posted_with_its_marker() {
     let base = repository.commit("the fleet");
     let worker = repository.path().join("workers/scout.yaml");
     let text = std::fs::read_to_string(&worker).expect("read worker");
-    assert!(text.contains("model: "), "the example worker names a model");
-    let changed = text.replacen("model: ", "model: a-newer-", 1);
+    assert!(
+        text.contains("You watch upstream projects"),
+        "the example worker has a soul"
+    );
+    let changed = text.replace(
+        "You watch upstream projects",
+        "You watch upstream repositories",
+    );
     std::fs::write(&worker, changed).expect("write worker");
     let head = repository.commit("change the fleet");
 

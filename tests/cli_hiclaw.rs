@@ -316,3 +316,61 @@ fn the_lock_held_by_another_apply_stops_this_one() {
         .stderr(contains("elsewhere"));
     assert!(fixture.api.hiclaw_object("teams", "alpha").is_none());
 }
+
+#[test]
+fn a_saved_plan_applies_only_while_the_controller_holds_what_it_saw() {
+    let fixture = Fixture::new();
+    fixture.apply().success();
+    fixture.edit("teams/alpha.yaml", |text| {
+        text.replace(
+            "You write and refactor code",
+            "You write, test and refactor code",
+        )
+    });
+    let saved = fixture.home.path().join("plan.json");
+    let saved_text = saved.to_string_lossy().into_owned();
+    fixture
+        .clawops(&["plan", "--out", &saved_text])
+        .assert()
+        .success();
+    // Someone edits a member by hand after the plan was saved.
+    fixture.api.edit(
+        &kubernetes_support::hiclaw_path("teams", "beta"),
+        |object| {
+            object["spec"]["workers"][0]["model"] = serde_json::json!("edited-by-hand");
+        },
+    );
+    fixture
+        .clawops(&["apply", "--yes", "--plan", &saved_text])
+        .assert()
+        .code(1)
+        .stderr(contains("the live fleet changed since the plan was saved"));
+    let alpha = fixture.team("alpha");
+    assert!(
+        !member(&alpha, "alpha-dev")["soul"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("write, test and refactor"),
+        "a refused plan writes nothing"
+    );
+    fixture
+        .clawops(&["plan", "--out", &saved_text])
+        .assert()
+        .success();
+    fixture
+        .clawops(&["apply", "--yes", "--plan", &saved_text])
+        .assert()
+        .success();
+    let alpha = fixture.team("alpha");
+    assert!(
+        member(&alpha, "alpha-dev")["soul"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("write, test and refactor")
+    );
+    assert_eq!(
+        fixture.team("beta")["spec"]["workers"][0]["model"],
+        "qwen3.5-plus",
+        "the hand edit is undone by the plan made after it"
+    );
+}

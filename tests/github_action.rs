@@ -224,8 +224,13 @@ fn the_plan_script_sets_the_outputs_and_reports_an_invalid_head() {
     let base = repository.commit("the fleet");
     let worker = repository.path().join("fleet/workers/scout.yaml");
     let text = std::fs::read_to_string(&worker).expect("read worker");
-    std::fs::write(&worker, text.replacen("model: ", "model: a-newer-", 1)).expect("write");
-    let head = repository.commit("a newer model for scout");
+    let changed = text.replace(
+        "You watch upstream projects",
+        "You watch upstream repositories",
+    );
+    assert_ne!(text, changed, "the example worker has a soul");
+    std::fs::write(&worker, changed).expect("write");
+    let head = repository.commit("a new soul for scout");
     let first = tempfile::tempdir().expect("temp dir");
 
     let outputs = run_plan_script(&repository, &base, &head, first.path());
