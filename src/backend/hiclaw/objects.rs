@@ -192,7 +192,7 @@ pub fn desired_objects(desired: &Desired, namespace: &str, controller: &str) -> 
     let mut singles: Vec<(ObjectId, SpecFields)> = desired
         .agents
         .iter()
-        .filter_map(|agent| single(agent))
+        .filter_map(single)
         .collect();
     singles.sort_by(|left, right| left.0.cmp(&right.0));
     for (id, spec) in singles {
