@@ -9,42 +9,13 @@
 mod kubernetes_support;
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kubernetes_support::{FakeApi, hiclaw_path};
 use serde_json::{Value, json};
-use support::example;
 use support::git::Repo;
-
-/// The daemon, killed when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits up to 60 s for `check` to hold on Team `team`.
-fn wait_for(api: &FakeApi, team: &str, what: &str, check: impl Fn(&Value) -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if api
-            .hiclaw_object("teams", team)
-            .as_ref()
-            .is_some_and(&check)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "{what} did not happen within 60 s: {:?}",
-        api.hiclaw_object("teams", team)
-    );
-}
+use support::{KilledOnDrop, example};
 
 fn worker<'a>(team: &'a Value, name: &str) -> &'a Value {
     team["spec"]["workers"]
@@ -59,7 +30,7 @@ struct Following {
     api: FakeApi,
     repository: Repo,
     port: u16,
-    _daemon: Daemon,
+    _daemon: KilledOnDrop,
     _home: tempfile::TempDir,
 }
 
@@ -104,7 +75,7 @@ fn follow(edit: impl Fn(&str) -> String) -> Following {
         api,
         repository,
         port,
-        _daemon: Daemon(child),
+        _daemon: KilledOnDrop(child),
         _home: home,
     }
 }
@@ -125,7 +96,7 @@ fn the_daemon_writes_pushes_heals_edits_and_leaves_runtime_sleep_alone() {
     let following = follow(str::to_owned);
     let (api, repository) = (&following.api, &following.repository);
 
-    wait_for(api, "alpha", "the first apply", |team| {
+    api.wait_for(&hiclaw_path("teams", "alpha"), "the first apply", |team| {
         worker(team, "alpha-dev").is_object()
     });
     api.sleep_at_runtime("teams", "alpha", Some("alpha-dev"));
@@ -136,7 +107,7 @@ fn the_daemon_writes_pushes_heals_edits_and_leaves_runtime_sleep_alone() {
     assert_ne!(text, changed, "the team file has a soul to change");
     std::fs::write(&team, changed).expect("write team");
     repository.commit("a new soul for alpha-qa");
-    wait_for(api, "alpha", "the pushed soul", |team| {
+    api.wait_for(&hiclaw_path("teams", "alpha"), "the pushed soul", |team| {
         worker(team, "alpha-qa")["soul"]
             .as_str()
             .is_some_and(|soul| soul.contains("A pushed soul"))
@@ -152,9 +123,11 @@ fn the_daemon_writes_pushes_heals_edits_and_leaves_runtime_sleep_alone() {
             }
         }
     });
-    wait_for(api, "alpha", "self-heal of the edited model", |team| {
-        worker(team, "alpha-qa")["model"] == "qwen3.5-plus"
-    });
+    api.wait_for(
+        &hiclaw_path("teams", "alpha"),
+        "self-heal of the edited model",
+        |team| worker(team, "alpha-qa")["model"] == "qwen3.5-plus",
+    );
     assert_eq!(
         worker(
             &api.hiclaw_object("teams", "alpha").expect("alpha"),
@@ -170,7 +143,7 @@ fn a_commit_whose_member_never_gets_ready_is_rolled_back_and_quarantined() {
     let following =
         follow(|text| text.replace("on_failure = \"halt\"", "on_failure = \"rollback\""));
     let (api, repository) = (&following.api, &following.repository);
-    wait_for(api, "alpha", "the first apply", |team| {
+    api.wait_for(&hiclaw_path("teams", "alpha"), "the first apply", |team| {
         worker(team, "alpha-dev").is_object()
     });
     let team = repository.path().join("teams/alpha.yaml");

@@ -7,35 +7,12 @@
 mod kubernetes_support;
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use kubernetes_support::{FakeApi, object_path};
-use serde_json::{Value, json};
-use support::example;
+use serde_json::json;
 use support::git::Repo;
-
-/// The daemon, killed when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits up to 60 s for `check` to hold on the stored object at `path`.
-fn wait_for(api: &FakeApi, path: &str, what: &str, check: impl Fn(&Value) -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if api.object(path).as_ref().is_some_and(&check) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not happen within 60 s: {:?}", api.object(path));
-}
+use support::{KilledOnDrop, example};
 
 #[test]
 fn the_daemon_applies_pushes_and_heals_drift_on_a_cluster() {
@@ -68,10 +45,10 @@ fn the_daemon_applies_pushes_and_heals_drift_on_a_cluster() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start clawops watch");
-    let _daemon = Daemon(child);
+    let _daemon = KilledOnDrop(child);
 
     let deployment = object_path("apps/v1", "deployments", "hiclaw-worker-alpha-dev");
-    wait_for(&api, &deployment, "the first apply", |_| true);
+    api.wait_for(&deployment, "the first apply", |_| true);
     let workspace = object_path("v1", "configmaps", "hiclaw-worker-alpha-dev-workspace");
 
     let team = repository.path().join("teams/alpha.yaml");
@@ -83,7 +60,7 @@ fn the_daemon_applies_pushes_and_heals_drift_on_a_cluster() {
     assert_ne!(text, changed, "the team file has a soul to change");
     std::fs::write(&team, changed).expect("write team");
     repository.commit("a new soul");
-    wait_for(&api, &workspace, "the hot push", |config_map| {
+    api.wait_for(&workspace, "the hot push", |config_map| {
         config_map["data"]["SOUL.md"]
             .as_str()
             .is_some_and(|soul| soul.contains("A pushed soul."))
@@ -92,7 +69,7 @@ fn the_daemon_applies_pushes_and_heals_drift_on_a_cluster() {
     api.edit(&deployment, |object| {
         object["spec"]["template"]["spec"]["containers"][0]["workingDir"] = json!("/elsewhere");
     });
-    wait_for(&api, &deployment, "self-heal", |object| {
+    api.wait_for(&deployment, "self-heal", |object| {
         object["spec"]["template"]["spec"]["containers"][0]["workingDir"]
             == "/root/hiclaw-fs/agents/alpha-dev"
     });

@@ -204,3 +204,60 @@ fn render_backend_hiclaw_prints_only_objects_upstream_accepts() {
             && object["metadata"]["labels"]["hiclaw.io/controller"] == "hiclaw-controller"
     }));
 }
+
+/// Whether every field of `written` is in `rendered` with the same value (objects may
+/// gain defaulted fields; arrays keep their length and order).
+fn carries(written: &Value, rendered: &Value, path: &str, missing: &mut Vec<String>) {
+    match (written, rendered) {
+        (Value::Object(fields), Value::Object(rendered_fields)) => {
+            for (key, value) in fields {
+                match rendered_fields.get(key) {
+                    Some(inner) => carries(value, inner, &format!("{path}/{key}"), missing),
+                    None => missing.push(format!("{path}/{key}: dropped")),
+                }
+            }
+        }
+        (Value::Array(items), Value::Array(rendered_items))
+            if items.len() == rendered_items.len() =>
+        {
+            for (index, (item, rendered_item)) in items.iter().zip(rendered_items).enumerate() {
+                carries(item, rendered_item, &format!("{path}/{index}"), missing);
+            }
+        }
+        _ if written == rendered => {}
+        _ => missing.push(format!("{path}: {written} became {rendered}")),
+    }
+}
+
+#[test]
+fn upstream_files_render_unchanged_and_valid() {
+    let folder = support::project_root().join("tests/fixtures/hiclaw-upstream");
+    let output = support::clawops()
+        .args(["render", "--backend", "hiclaw"])
+        .arg(&folder)
+        .output()
+        .expect("clawops runs");
+    assert!(output.status.success(), "{output:?}");
+    let stream = String::from_utf8(output.stdout).expect("utf-8");
+    let rendered: Vec<Value> = stream
+        .split("---\n")
+        .filter(|document| !document.trim().is_empty())
+        .map(|document| serde_saphyr::from_str(document).expect("a YAML object"))
+        .collect();
+    let refused = refused(&rendered);
+    assert!(refused.is_empty(), "{refused:#?}");
+    let mut missing = Vec::new();
+    for file in ["worker.yaml", "team.yaml", "human.yaml", "manager.yaml"] {
+        let text = std::fs::read_to_string(folder.join(file)).expect("fixture file");
+        let written: Value = serde_saphyr::from_str(&text).expect("fixture YAML");
+        let object = rendered
+            .iter()
+            .find(|object| {
+                object["kind"] == written["kind"]
+                    && object["metadata"]["name"] == written["metadata"]["name"]
+            })
+            .unwrap_or_else(|| panic!("{file} was not rendered:\n{stream}"));
+        carries(&written["spec"], &object["spec"], file, &mut missing);
+    }
+    assert!(missing.is_empty(), "{missing:#?}\n{stream}");
+}

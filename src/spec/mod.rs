@@ -92,14 +92,7 @@ impl Checked {
             return;
         }
         self.diagnostics.extend(added);
-        self.diagnostics.sort_by(|left, right| {
-            (&left.file, left.line, left.column, left.code).cmp(&(
-                &right.file,
-                right.line,
-                right.column,
-                right.code,
-            ))
-        });
+        in_file_order(&mut self.diagnostics);
         self.diagnostics.dedup();
     }
 
@@ -112,10 +105,8 @@ impl Checked {
     }
 }
 
-/// Loads and validates a snapshot, collecting every problem.
-pub fn check(snapshot: &Snapshot) -> Checked {
-    let (spec, mut diagnostics) = load::load(snapshot);
-    diagnostics.extend(validate::validate(&spec));
+/// Sorts diagnostics by file, line, column and code: the order every report shows.
+pub(crate) fn in_file_order(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|left, right| {
         (&left.file, left.line, left.column, left.code).cmp(&(
             &right.file,
@@ -124,6 +115,13 @@ pub fn check(snapshot: &Snapshot) -> Checked {
             right.code,
         ))
     });
+}
+
+/// Loads and validates a snapshot, collecting every problem.
+pub fn check(snapshot: &Snapshot) -> Checked {
+    let (spec, mut diagnostics) = load::load(snapshot);
+    diagnostics.extend(validate::validate(&spec));
+    in_file_order(&mut diagnostics);
     diagnostics.dedup();
     Checked { spec, diagnostics }
 }

@@ -139,6 +139,19 @@ impl FakeApi {
         state.objects.get(path).cloned()
     }
 
+    /// Waits up to 60 s for `check` to hold on the stored object at `path` (`what` names
+    /// it in the panic when it never does).
+    pub fn wait_for(&self, path: &str, what: &str, check: impl Fn(&Value) -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(60) {
+            if self.object(path).as_ref().is_some_and(&check) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{what} did not happen within 60 s: {:?}", self.object(path));
+    }
+
     /// Every stored path.
     pub fn paths(&self) -> Vec<String> {
         self.state

@@ -41,3 +41,13 @@ pub fn copy_recursively(source: &Path, target: &Path) {
         }
     }
 }
+
+/// A child process (a daemon under test), killed and reaped when dropped.
+pub struct KilledOnDrop(pub std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

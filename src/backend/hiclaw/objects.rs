@@ -189,11 +189,8 @@ pub fn desired_objects(desired: &Desired, namespace: &str, controller: &str) -> 
             objects.push(object(&id, &spec, namespace, &labels));
         }
     }
-    let mut singles: Vec<(ObjectId, SpecFields)> = desired
-        .agents
-        .iter()
-        .filter_map(single)
-        .collect();
+    let mut singles: Vec<(ObjectId, SpecFields)> =
+        desired.agents.iter().filter_map(single).collect();
     singles.sort_by(|left, right| left.0.cmp(&right.0));
     for (id, spec) in singles {
         objects.push(object(&id, &spec, namespace, &labels));

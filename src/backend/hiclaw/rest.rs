@@ -312,6 +312,19 @@ impl RestTransport {
         })
     }
 
+    /// `DELETE` of the object.
+    async fn send_delete(&self, id: &ObjectId) -> Result<(), BackendError> {
+        self.call(
+            "delete",
+            &id.to_string(),
+            Method::DELETE,
+            self.object_url(id),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
     /// Changes the in-memory record (read from the file first if need be) and saves it
     /// when `change` says it changed it.
     fn update_record(&self, change: impl FnOnce(&mut Record) -> bool) -> Result<(), BackendError> {
@@ -420,14 +433,7 @@ impl Transport for RestTransport {
             Some(entry) if id.kind == Kind::Human => {
                 if human_differs(&entry, spec) {
                     tracing::info!(object = %id, "replacing a changed Human (no PUT for Humans)");
-                    self.call(
-                        "delete",
-                        &id.to_string(),
-                        Method::DELETE,
-                        self.object_url(id),
-                        None,
-                    )
-                    .await?;
+                    self.send_delete(id).await?;
                     self.send_body("create", id, Method::POST, collection, &body)
                         .await?;
                 }
@@ -450,14 +456,7 @@ impl Transport for RestTransport {
     }
 
     async fn delete(&self, id: &ObjectId) -> Result<(), BackendError> {
-        self.call(
-            "delete",
-            &id.to_string(),
-            Method::DELETE,
-            self.object_url(id),
-            None,
-        )
-        .await?;
+        self.send_delete(id).await?;
         self.update_record(|record| record.objects.remove(id).is_some())
     }
 

@@ -208,11 +208,7 @@ pub(super) async fn write_state(
         .ok_or_else(|| unknown(name))?;
     set_state(id.kind, &mut known.spec, &member, state);
     known.applied.states.insert(member, state);
-    backend
-        .transport
-        .write(&id, &known.spec, &known.applied)
-        .await?;
-    model.objects.insert(id, known);
+    store(backend, &mut model, id, known).await?;
     Ok(())
 }
 
@@ -230,11 +226,7 @@ pub(super) async fn delete_member(backend: &HiclawBackend, name: &str) -> Result
     } else {
         remove_team_worker(&mut known.spec, &member);
         known.applied.states.remove(&member);
-        backend
-            .transport
-            .write(&id, &known.spec, &known.applied)
-            .await?;
-        model.objects.insert(id, known);
+        store(backend, &mut model, id, known).await?;
     }
     model.agents.remove(name);
     Ok(())
@@ -264,11 +256,7 @@ pub(super) async fn write_human(
         spec: human.spec.clone(),
         applied: Applied::default(),
     };
-    backend
-        .transport
-        .write(&id, &known.spec, &known.applied)
-        .await?;
-    model.objects.insert(id, known);
+    store(backend, &mut model, id, known).await?;
     Ok(())
 }
 
@@ -298,6 +286,17 @@ pub(super) async fn write_team_settings(
     known
         .spec
         .retain(|key, _| key == "leader" || key == "workers" || wanted.contains_key(key));
+    store(backend, &mut model, id, known).await?;
+    Ok(())
+}
+
+/// Writes `known` to the controller and keeps it as what is known of the object.
+async fn store(
+    backend: &HiclawBackend,
+    model: &mut Model,
+    id: ObjectId,
+    known: Known,
+) -> Result<(), BackendError> {
     backend
         .transport
         .write(&id, &known.spec, &known.applied)
@@ -329,10 +328,6 @@ pub(super) async fn roll_back(backend: &HiclawBackend, name: &str) -> Result<(),
     if let Some(state) = before.applied.states.get(&member) {
         known.applied.states.insert(member.clone(), *state);
     }
-    backend
-        .transport
-        .write(&id, &known.spec, &known.applied)
-        .await?;
-    model.objects.insert(id, known);
+    store(backend, &mut model, id, known).await?;
     Ok(())
 }

@@ -197,18 +197,34 @@ pub enum AccessService {
     AiRegistry,
 }
 
+/// What an access entry lets an agent do with its service (upstream's enum).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessPermission {
+    /// Read objects or call read endpoints.
+    Read,
+    /// Write objects.
+    Write,
+    /// List objects.
+    List,
+    /// Delete objects.
+    Delete,
+}
+
 /// Access to one platform service.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessEntry {
     /// Which service.
     pub service: AccessService,
-    /// Permissions granted (service specific).
+    /// Permissions granted, from upstream's closed set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub permissions: Vec<String>,
-    /// Scope of the grant (service specific).
+    pub permissions: Vec<AccessPermission>,
+    /// Scope of the grant, kept as written: upstream leaves it schema-less (object storage
+    /// reads `bucket`/`bucketRef` and `prefixes`, the AI gateway `gatewayId`/`gatewayRef`
+    /// and `resources`) and the controller expands `${self.name}` and friends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A CPU or memory amount as Kubernetes writes it (`500m`, `2`, `256Mi`, `1Gi`); a YAML

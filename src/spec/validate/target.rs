@@ -40,14 +40,7 @@ pub fn target(spec: &Spec, backend: BackendKind) -> Vec<Diagnostic> {
             direct::check(spec, backend, &members, &mut diagnostics);
         }
     }
-    diagnostics.sort_by(|left, right| {
-        (&left.file, left.line, left.column, left.code).cmp(&(
-            &right.file,
-            right.line,
-            right.column,
-            right.code,
-        ))
-    });
+    crate::spec::in_file_order(&mut diagnostics);
     diagnostics
 }
 
