@@ -12,6 +12,11 @@ use crate::cli::ColorChoice;
 use crate::source::Snapshot;
 use crate::spec::{Diagnostic, Severity};
 
+/// Warnings of one code shown in full, in file order; the others are counted in one line
+/// (`validate --format json` lists every one). A fleet that writes `skills` on every agent
+/// for a backend that ignores them should get one clear warning, not eleven thousand.
+const WARNINGS_SHOWN_PER_CODE: usize = 5;
+
 /// Writes everything a command prints.
 #[derive(Clone, Debug)]
 pub struct Printer {
@@ -88,9 +93,27 @@ impl Printer {
     ) -> String {
         let handler = self.handler(colour);
         let mut rendered = String::new();
+        let mut warnings: std::collections::BTreeMap<&'static str, usize> = Default::default();
         for diagnostic in diagnostics {
+            if diagnostic.severity == Severity::Warning {
+                let seen = warnings.entry(diagnostic.code.as_str()).or_default();
+                *seen += 1;
+                if *seen > WARNINGS_SHOWN_PER_CODE {
+                    continue;
+                }
+            }
             let report = RenderedDiagnostic::new(diagnostic, snapshot);
             let _ = handler.render_report(&mut rendered, &report);
+        }
+        for (code, seen) in warnings {
+            if let Some(more) = seen
+                .checked_sub(WARNINGS_SHOWN_PER_CODE)
+                .filter(|more| *more > 0)
+            {
+                rendered.push_str(&format!(
+                    "{code}: {more} more warning(s) like the {WARNINGS_SHOWN_PER_CODE} above (`validate --format json` lists every one)\n"
+                ));
+            }
         }
         rendered
     }

@@ -256,6 +256,60 @@ async fn a_saved_plan_applies_only_while_nothing_moved() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_edited_saved_plan_is_refused_and_deletes_nothing() {
+    let Some(fleet) = fleet().await else { return };
+    let repository = fleet_repository(&fleet.name);
+    clawops()
+        .args(["apply", "--yes"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    repository.write(
+        "workers/extra.yaml",
+        "apiVersion: hiclaw.io/v1beta1\nkind: Worker\nmetadata: {name: extra}\nspec: {model: m}\n",
+    );
+    repository.commit("one more worker");
+    let saved = tempfile::NamedTempFile::new().expect("temp file");
+    clawops()
+        .args(["plan", "--out"])
+        .arg(saved.path())
+        .arg(repository.path())
+        .assert()
+        .success();
+    // The file says: delete an agent git still has (no --prune anywhere), and its summary
+    // says nothing is deleted, so a guard reading it would let it through.
+    let dev = format!("{}-worker-alpha-dev", fleet.name);
+    let text = std::fs::read_to_string(saved.path()).expect("saved plan");
+    let mut plan: serde_json::Value = serde_json::from_str(&text).expect("JSON plan");
+    let step = plan["steps"]
+        .as_array_mut()
+        .and_then(|steps| steps.first_mut())
+        .expect("a step");
+    step["op"] = "delete_agent".into();
+    step["agent"] = dev.clone().into();
+    std::fs::write(saved.path(), plan.to_string()).expect("edited plan");
+    clawops()
+        .args(["apply", "--yes", "--plan"])
+        .arg(saved.path())
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stderr(contains("the saved plan differs from what clawops plans"));
+    assert_eq!(inspect(&dev, "{{.State.Running}}"), "true");
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name=^{}-worker-extra$", fleet.name)
+        ])
+        .expect("ps"),
+        "",
+        "a refused plan touches nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failing_probe_rolls_the_team_back_and_stops_the_rollout() {
     let Some(fleet) = fleet().await else { return };
     let name = fleet.name.clone();

@@ -203,3 +203,37 @@ fn validate_checks_what_the_target_can_realize() {
         .stdout(contains("rest-drops-field"))
         .stdout(contains("workers/scout.yaml:14:5"));
 }
+
+#[test]
+fn many_warnings_of_one_code_are_shown_five_and_counted() {
+    let fleet = tempfile::tempdir().expect("folder");
+    let workers: String = (0..8)
+        .map(|index| {
+            format!(
+                "apiVersion: hiclaw.io/v1beta1\nkind: Worker\nmetadata:\n  name: w{index}\nspec:\n  model: m\n  skills: [web-search]\n---\n"
+            )
+        })
+        .collect();
+    std::fs::write(fleet.path().join("workers.yaml"), workers).expect("write");
+    let output = clawops()
+        .args(["validate", "--backend", "docker"])
+        .arg(fleet.path())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(text.matches("help: deploy with").count(), 5, "{text}");
+    assert!(
+        text.contains("3 more warning(s) like the 5 above"),
+        "{text}"
+    );
+    assert!(text.contains("8 warning(s)"), "{text}");
+    // The JSON report lists every one.
+    let json = clawops()
+        .args(["validate", "--backend", "docker", "--format", "json"])
+        .arg(fleet.path())
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(report["diagnostics"].as_array().map(Vec::len), Some(8));
+}

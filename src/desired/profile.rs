@@ -2,8 +2,6 @@
 //! DebugWorker, Pilot role) says about itself, in one kind-neutral shape, with the
 //! kind's defaults applied (a leader runs `copaw`, everything else `openclaw`).
 
-use std::collections::BTreeMap;
-
 use crate::pilot::{self, Manifest};
 use crate::spec::clawops::PilotRole;
 use crate::spec::hiclaw::{
@@ -62,7 +60,7 @@ pub(crate) struct Profile<'a> {
     pub state: AgentState,
     pub container_managed: bool,
     pub env: &'a EnvMap,
-    pub labels: &'a BTreeMap<String, String>,
+    pub labels: &'a crate::spec::hiclaw::LabelMap,
     pub expose: &'a [ExposePort],
     pub hostname: Option<String>,
     pub debug_targets: Vec<String>,
@@ -96,7 +94,7 @@ struct WorkerFields<'a> {
     container_managed: Option<bool>,
     state: Option<AgentState>,
     env: &'a EnvMap,
-    labels: &'a BTreeMap<String, String>,
+    labels: &'a crate::spec::hiclaw::LabelMap,
     resources: Option<&'a Resources>,
 }
 

@@ -205,7 +205,11 @@ fn environment(profile: &Profile<'_>) -> BTreeMap<String, EnvVar> {
 
 /// The spec's labels, then clawops' and HiClaw's over them (they identify what clawops owns).
 fn labels(fleet: &str, profile: &Profile<'_>) -> BTreeMap<String, String> {
-    let mut labels = profile.labels.clone();
+    let mut labels: BTreeMap<String, String> = profile
+        .labels
+        .iter()
+        .map(|(key, value)| (key.value.clone(), value.clone()))
+        .collect();
     let identity = if profile.role == AgentRole::Manager {
         MANAGER_LABEL
     } else {

@@ -239,13 +239,9 @@ fn env_holds_hiclaw_variables_that_the_spec_cannot_override() {
 
 #[test]
 fn labels_identify_the_agent_over_the_spec_labels() {
-    let files = edited("others.yaml", |text| {
-        text.replace(
-            "{tier: gold, zone: eu}",
-            "{tier: gold, zone: eu, hiclaw.io/role: boss}",
-        )
-    });
-    let desired = desired_of(&files);
+    // (A spec label in `hiclaw.io/` or `clawops.dev/` is refused by validation:
+    // `reserved-label`.)
+    let desired = desired_of(&fleet_files());
     let solo = &agent(&desired, "solo").labels;
     let expected = [
         ("clawops.dev/fleet", "fleet"),

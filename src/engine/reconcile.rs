@@ -16,6 +16,9 @@ use crate::plan::{MassDeletion, Op, Plan};
 /// Agents of one wave worked on at once, at least: creating and health-gating is mostly
 /// waiting on the engine, and the waves already bound how many agents restart together.
 const MIN_CONCURRENCY: usize = 32;
+/// Agents worked on at once, at most, whatever the settings say (validation bounds them
+/// too): more would only queue on the engine.
+const MAX_CONCURRENCY: usize = 4096;
 
 /// How one reconcile runs.
 pub struct Reconcile<'a> {
@@ -100,6 +103,22 @@ pub enum ReconcileError {
     #[error("refused: the live fleet changed since the plan was saved; plan again")]
     #[diagnostic(code(clawops::apply::saved_plan_fleet))]
     SavedPlanFleet,
+    /// The saved plan is not what clawops plans from its commit and the live fleet: it was
+    /// edited (or written by another version).
+    #[error(
+        "refused: the saved plan differs from what clawops plans from commit {} and the live fleet; plan again",
+        .commit.as_deref().unwrap_or("(none)")
+    )]
+    #[diagnostic(
+        code(clawops::apply::saved_plan_edited),
+        help(
+            "a saved plan is applied only as `clawops plan --out` wrote it; run `clawops plan --out FILE` again"
+        )
+    )]
+    SavedPlanEdited {
+        /// The commit both plans are from.
+        commit: Option<String>,
+    },
     /// The plan takes away too much of the fleet at once.
     #[error("{}", super::report::mass_deletion_refusal(.0))]
     #[diagnostic(code(clawops::apply::mass_delete))]
@@ -123,6 +142,7 @@ impl ReconcileError {
             | ReconcileError::Finish(error) => error.is_transient(),
             ReconcileError::SavedPlanCommit { .. }
             | ReconcileError::SavedPlanFleet
+            | ReconcileError::SavedPlanEdited { .. }
             | ReconcileError::MassDeletion(_)
             | ReconcileError::NotConfirmed => false,
         }
@@ -136,6 +156,7 @@ impl ReconcileError {
             ReconcileError::Prepare(error) => !error.is_transient(),
             ReconcileError::SavedPlanCommit { .. }
             | ReconcileError::SavedPlanFleet
+            | ReconcileError::SavedPlanEdited { .. }
             | ReconcileError::MassDeletion(_)
             | ReconcileError::NotConfirmed => true,
             ReconcileError::OpenBackend(_)
@@ -195,10 +216,7 @@ impl Reconcile<'_> {
             &self.settings.options(self.desired),
         );
         let plan = match &self.saved {
-            Some(saved) => {
-                check_saved(saved, self.desired, &fresh)?;
-                saved.clone()
-            }
+            Some(saved) => verify_saved(saved, self.desired, &observed, &self.settings, fresh)?,
             None => fresh,
         };
         (self.show)(&plan);
@@ -264,7 +282,9 @@ fn concurrency(desired: &Desired) -> usize {
         .map(|settings| settings.max_unavailable.max(1) as usize)
         .max()
         .unwrap_or(1);
-    (desired.teams_in_parallel.max(1) as usize * widest).max(MIN_CONCURRENCY)
+    (desired.teams_in_parallel.max(1) as usize)
+        .saturating_mul(widest)
+        .clamp(MIN_CONCURRENCY, MAX_CONCURRENCY)
 }
 
 /// Checks that a saved plan still matches what would be planned now.
@@ -282,6 +302,46 @@ pub fn check_saved(saved: &Plan, desired: &Desired, fresh: &Plan) -> Result<(), 
         return Err(ReconcileError::SavedPlanFleet);
     }
     Ok(())
+}
+
+/// The plan to walk for a saved plan: the one planned now from the same commit and the
+/// live fleet, when it is the saved plan exactly (as `plan --out` writes it). A file is
+/// never trusted as written: its steps, summary and guard figures are all re-derived, and
+/// an edited step is refused. The prune options are the one thing a saved plan carries
+/// that git does not (`plan --prune --out` then `apply --plan`), so each is tried; none of
+/// them can plan a step git and the live fleet do not call for.
+pub fn verify_saved(
+    saved: &Plan,
+    desired: &Desired,
+    observed: &crate::observe::Observed,
+    settings: &PlanSettings,
+    fresh: Plan,
+) -> Result<Plan, ReconcileError> {
+    check_saved(saved, desired, &fresh)?;
+    let written = crate::render::json(saved);
+    if crate::render::json(&fresh) == written {
+        return Ok(fresh);
+    }
+    let base = settings.options(desired);
+    for (prune, delete_workspaces) in [(base.prune, true), (true, false), (true, true)] {
+        let options = crate::plan::PlanOptions {
+            prune,
+            delete_workspaces,
+        };
+        if options == base {
+            continue;
+        }
+        let candidate = crate::plan::plan(desired, observed, &options);
+        if crate::render::json(&candidate) == written {
+            return Ok(candidate);
+        }
+    }
+    Err(ReconcileError::SavedPlanEdited {
+        commit: desired
+            .revision
+            .as_ref()
+            .map(|revision| revision.commit.clone()),
+    })
 }
 
 #[cfg(test)]
@@ -322,6 +382,11 @@ mod tests {
                 true,
             ),
             (ReconcileError::SavedPlanFleet, false, true),
+            (
+                ReconcileError::SavedPlanEdited { commit: None },
+                false,
+                true,
+            ),
             (ReconcileError::NotConfirmed, false, true),
         ];
         for (error, transient, blamed) in cases {
@@ -354,6 +419,52 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_plan_runs_only_as_clawops_plans_it_now() {
+        let desired = desired_of(&fleet_files());
+        let observed = Observed::empty();
+        let settings = PlanSettings::default();
+        let fresh = || crate::plan::plan(&desired, &observed, &settings.options(&desired));
+        let verify = |saved: &Plan| verify_saved(saved, &desired, &observed, &settings, fresh());
+        assert_eq!(verify(&fresh()).expect("as written"), fresh());
+        // A create turned into a delete of an agent git still has.
+        let mut edited = fresh();
+        edited.steps[0].op = Op::DeleteAgent;
+        assert!(matches!(
+            verify(&edited),
+            Err(ReconcileError::SavedPlanEdited { .. })
+        ));
+        // A step taken out, or the guard's figures lowered: the file's own summary is
+        // never what the guard reads.
+        let mut shorter = fresh();
+        shorter.steps.pop();
+        assert!(verify(&shorter).is_err());
+        let mut summary = fresh();
+        summary.summary.create = 0;
+        assert!(verify(&summary).is_err());
+    }
+
+    #[test]
+    fn a_saved_plan_made_with_prune_is_re_derived_with_prune() {
+        let all = desired_of(&fleet_files());
+        let observed = Observed::from_desired(&all);
+        let files: Vec<_> = fleet_files()
+            .into_iter()
+            .filter(|(path, _)| path != "pilot.yaml")
+            .collect();
+        let desired = desired_of(&files);
+        let settings = PlanSettings::default();
+        let pruned = crate::plan::PlanOptions {
+            prune: true,
+            delete_workspaces: false,
+        };
+        let saved = crate::plan::plan(&desired, &observed, &pruned);
+        assert!(saved.steps.iter().any(|step| step.op == Op::DeleteAgent));
+        let kept = crate::plan::plan(&desired, &observed, &settings.options(&desired));
+        let run = verify_saved(&saved, &desired, &observed, &settings, kept).expect("re-derived");
+        assert_eq!(run, saved);
+    }
+
+    #[test]
     fn concurrency_covers_every_team_side_by_side_and_never_drops_below_the_floor() {
         let mut desired = desired_of(&fleet_files());
         assert_eq!(concurrency(&desired), MIN_CONCURRENCY);
@@ -362,5 +473,12 @@ mod tests {
             settings.max_unavailable = 5;
         }
         assert_eq!(concurrency(&desired), 50);
+        // Settings past validation's bounds (a Desired built in code) cannot overflow the
+        // walk's semaphore.
+        desired.teams_in_parallel = u32::MAX;
+        for settings in desired.rollout.values_mut() {
+            settings.max_unavailable = u32::MAX;
+        }
+        assert_eq!(concurrency(&desired), MAX_CONCURRENCY);
     }
 }

@@ -1,6 +1,6 @@
 //! Saved plans (`clawops plan --out FILE`, `clawops apply --plan FILE`): read back and
 //! checked to be a plan this clawops writes. Whether it still fits the commit and the
-//! fleet is checked under the lock ([`super::reconcile::check_saved`]).
+//! fleet is checked under the lock, and the plan re-derived ([`super::reconcile::verify_saved`]).
 
 use std::path::{Path, PathBuf};
 

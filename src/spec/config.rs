@@ -1,7 +1,7 @@
 //! `clawops.toml`: fleet-wide settings. The file is optional and every key has a default.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::hiclaw::{FailurePolicy, Probe, UpgradeOrder};
 
@@ -194,11 +194,15 @@ impl Default for HiclawConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RolloutConfig {
-    /// How many teams upgrade at once.
+    /// How many teams upgrade at once (1 to 1000).
+    #[serde(deserialize_with = "at_most_1000")]
+    #[schemars(range(min = 1, max = 1000))]
     pub teams_in_parallel: u32,
     /// `workers-first` or `leader-first`.
     pub order: UpgradeOrder,
-    /// How many agents of a team restart at once.
+    /// How many agents of a team restart at once (1 to 1000).
+    #[serde(deserialize_with = "at_most_1000")]
+    #[schemars(range(min = 1, max = 1000))]
     pub max_unavailable: u32,
     /// How long an agent may take to become healthy, e.g. `120s`.
     pub health_timeout: String,
@@ -232,7 +236,9 @@ impl Default for RolloutConfig {
 pub struct PruneConfig {
     /// Delete agents that left git (otherwise they are reported and kept).
     pub enabled: bool,
-    /// A plan removing more than this share of the fleet's agents is refused.
+    /// A plan removing more than this share of the fleet's agents is refused (0 to 100).
+    #[serde(deserialize_with = "percent")]
+    #[schemars(range(max = 100))]
     pub max_delete_percent: u32,
 }
 
@@ -242,5 +248,73 @@ impl Default for PruneConfig {
             enabled: false,
             max_delete_percent: 30,
         }
+    }
+}
+
+/// The largest `teams_in_parallel` and `max_unavailable`: far above any fleet's need, and
+/// small enough that the walk's concurrency and batch sizes cannot overflow.
+pub const MAX_PARALLEL: u32 = 1000;
+
+/// A whole number in `min..=max`; out of range it is refused where it is written (toml
+/// reports the value's position), never clamped behind the operator's back.
+fn bounded<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    min: u32,
+    max: u32,
+) -> Result<u32, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    u32::try_from(value)
+        .ok()
+        .filter(|value| (min..=max).contains(value))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{value} is out of range: use a whole number from {min} to {max}"
+            ))
+        })
+}
+
+fn at_most_1000<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    bounded(deserializer, 1, MAX_PARALLEL)
+}
+
+fn percent<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    bounded(deserializer, 0, 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn numeric_settings_are_bounded_where_they_are_written() {
+        for (text, line) in [
+            (
+                "[rollout]\nteams_in_parallel = 4294967295\n",
+                "teams_in_parallel",
+            ),
+            (
+                "[rollout]\nmax_unavailable = 4294967295\n",
+                "max_unavailable",
+            ),
+            ("[rollout]\nmax_unavailable = 0\n", "max_unavailable"),
+            ("[rollout]\nteams_in_parallel = -1\n", "teams_in_parallel"),
+            ("[prune]\nmax_delete_percent = 101\n", "max_delete_percent"),
+        ] {
+            let error = parse(text).expect_err(text);
+            assert!(error.message().contains("out of range"), "{error}");
+            let span = error.span().expect("a position");
+            let value_at = text.find(line).expect("key") + line.len() + 3;
+            assert_eq!(span.start, value_at, "{text}");
+        }
+        let config = parse(
+            "[rollout]\nteams_in_parallel = 1000\nmax_unavailable = 1\n[prune]\nmax_delete_percent = 100\n",
+        )
+        .expect("in range");
+        assert_eq!(config.rollout.teams_in_parallel, 1000);
+        assert_eq!(config.prune.max_delete_percent, 100);
     }
 }

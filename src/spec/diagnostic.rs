@@ -75,6 +75,10 @@ codes! {
     InvalidConfig => "invalid-config",
     /// A resource name is not a valid DNS label.
     InvalidName => "invalid-name",
+    /// A name clawops uses for its own objects (a `--previous` suffix, a `clawops-` prefix).
+    ReservedName => "reserved-name",
+    /// A `spec.labels` key in the `clawops.dev/` or `hiclaw.io/` namespace.
+    ReservedLabel => "reserved-label",
     /// An env key does not match `^[a-zA-Z_][a-zA-Z0-9_]*$`.
     InvalidEnvKey => "invalid-env-key",
     /// A duration such as `30m` cannot be read.

@@ -163,13 +163,22 @@ fn parse_config(file: &SourceFile) -> Result<Config, Diagnostic> {
         Diagnostic::error(Code::InvalidConfig, &file.path, position, first_sentence)
             .with_help(config_help(message))
     })?;
+    let prefix = &config.fleet.prefix;
+    if prefix.starts_with(super::reserved::INTERNAL_PREFIX) {
+        return Err(Diagnostic::error(
+            Code::ReservedName,
+            &file.path,
+            key_position(&file.text, "prefix"),
+            format!(
+                "[fleet] prefix `{prefix}` starts with `{}`, which clawops keeps for its own objects (lock, records)",
+                super::reserved::INTERNAL_PREFIX
+            ),
+        )
+        .with_help("choose another prefix, e.g. the default `hiclaw-`"));
+    }
     let timeout = &config.rollout.health_timeout;
     if !super::validate::is_duration(timeout) {
-        let position = file
-            .text
-            .find("health_timeout")
-            .map(|offset| position_of_offset(&file.text, offset))
-            .unwrap_or_default();
+        let position = key_position(&file.text, "health_timeout");
         return Err(Diagnostic::error(
             Code::InvalidDuration,
             &file.path,
@@ -179,6 +188,23 @@ fn parse_config(file: &SourceFile) -> Result<Config, Diagnostic> {
         .with_help("write a number and a unit (ms, s, m, h, d), e.g. `120s` or `1h30m`"));
     }
     Ok(config)
+}
+
+/// Where `key = …` is first written in a `clawops.toml` (its start of line when no line
+/// starts with it).
+fn key_position(text: &str, key: &str) -> Position {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return position_of_offset(text, offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    Position::default()
 }
 
 /// The position of each `[rollout] canary` entry of a `clawops.toml` that parsed.

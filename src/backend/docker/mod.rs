@@ -45,8 +45,8 @@ pub const ROLE_LABEL: &str = "clawops.dev/role";
 /// Label holding the applied [`Agent`] record as JSON. It may hold sensitive env values
 /// (as the container's env does): never log it.
 pub const APPLIED_LABEL: &str = "clawops.dev/applied";
-/// Suffix of the name of a container set aside by a recreate.
-pub const SET_ASIDE_SUFFIX: &str = "--previous";
+/// Suffix of the name of a container set aside by a recreate (reserved in validation).
+pub const SET_ASIDE_SUFFIX: &str = crate::spec::reserved::SET_ASIDE_SUFFIX;
 /// How long a stopping container gets before it is killed, in seconds.
 const STOP_GRACE_SECONDS: i32 = 5;
 

@@ -16,6 +16,9 @@ pub use fields::*;
 /// Environment variables; keys keep their position for validation.
 pub type EnvMap = BTreeMap<Located<String>, EnvValue>;
 
+/// Extra labels of an agent; keys keep their position for validation.
+pub type LabelMap = BTreeMap<Located<String>, String>;
+
 /// Declares a struct holding every Worker field, after the given leading fields.
 /// (Serde's `flatten` would lose source positions and `deny_unknown_fields`, so the shared
 /// fields are spelled out once here instead.)
@@ -78,7 +81,7 @@ macro_rules! with_worker_fields {
             pub env: EnvMap,
             /// Extra labels on the container or pod.
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-            pub labels: BTreeMap<String, String>,
+            pub labels: LabelMap,
             /// CPU and memory of the container.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub resources: Option<Resources>,
@@ -167,7 +170,7 @@ pub struct TeamLeader {
     pub env: EnvMap,
     /// Extra labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: LabelMap,
     /// CPU and memory of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
@@ -373,7 +376,7 @@ pub struct ManagerSpec {
     pub env: EnvMap,
     /// Extra labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: LabelMap,
     /// CPU and memory of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
@@ -436,7 +439,7 @@ pub struct DebugWorkerSpec {
     pub env: EnvMap,
     /// Extra labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: LabelMap,
     /// CPU and memory of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,

@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::spec::hiclaw::{EnvMap, RemoteSkillSource, Runtime};
+use crate::spec::hiclaw::{EnvMap, LabelMap, RemoteSkillSource, Runtime};
+use crate::spec::reserved::{SET_ASIDE_SUFFIX, reserved_label_namespace};
 use crate::spec::{Code, Diagnostic, Located, Spec};
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -40,7 +41,7 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
     let mut rules = Rules { diagnostics };
     for worker in &spec.workers {
         let file = &worker.file;
-        rules.name(file, &worker.resource.metadata.name);
+        rules.agent_name(file, &worker.resource.metadata.name);
         let spec = worker.spec();
         rules.agent(
             file,
@@ -48,6 +49,7 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
             &spec.worker_name,
             &spec.package,
             &spec.env,
+            &spec.labels,
             &spec.remote_skills,
         );
         rules.ports(file, spec.expose.iter().map(|expose| &expose.port));
@@ -58,13 +60,14 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
         rules.name(file, &team.resource.metadata.name);
         rules.image(file, &team_spec.image);
         let leader = &team_spec.leader;
-        rules.name(file, &leader.name);
+        rules.agent_name(file, &leader.name);
         rules.agent(
             file,
             &leader.image,
             &leader.worker_name,
             &leader.package,
             &leader.env,
+            &leader.labels,
             &leader.remote_skills,
         );
         rules.duration(file, &leader.worker_idle_timeout);
@@ -76,25 +79,31 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
                 .and_then(|heartbeat| heartbeat.every.clone()),
         );
         for worker in &team_spec.workers {
-            rules.name(file, &worker.name);
+            rules.agent_name(file, &worker.name);
             rules.agent(
                 file,
                 &worker.image,
                 &worker.worker_name,
                 &worker.package,
                 &worker.env,
+                &worker.labels,
                 &worker.remote_skills,
             );
             rules.ports(file, worker.expose.iter().map(|expose| &expose.port));
         }
         if let Some(upgrade) = &team_spec.upgrade {
             rules.duration(file, &upgrade.health_timeout);
-            if let Some(max) = upgrade.max_unavailable.as_ref().filter(|max| max.value < 1) {
+            let limit = i64::from(crate::spec::config::MAX_PARALLEL);
+            if let Some(max) = upgrade
+                .max_unavailable
+                .as_ref()
+                .filter(|max| !(1..=limit).contains(&max.value))
+            {
                 rules.error(
                     file,
                     Code::InvalidValue,
                     max,
-                    "maxUnavailable must be at least 1",
+                    format!("maxUnavailable {} is not between 1 and {limit}", max.value),
                     "use 1 to restart one agent at a time",
                 );
             }
@@ -116,13 +125,14 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
     for manager in &spec.managers {
         let file = &manager.file;
         let manager_spec = manager.spec();
-        rules.name(file, &manager.resource.metadata.name);
+        rules.agent_name(file, &manager.resource.metadata.name);
         rules.agent(
             file,
             &manager_spec.image,
             &None,
             &manager_spec.package,
             &manager_spec.env,
+            &manager_spec.labels,
             &[],
         );
         if let Some(runtime) = manager_spec
@@ -144,13 +154,14 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
         }
     }
     for debug in &spec.debug_workers {
-        rules.name(&debug.file, &debug.resource.metadata.name);
+        rules.agent_name(&debug.file, &debug.resource.metadata.name);
         rules.agent(
             &debug.file,
             &debug.spec().image,
             &None,
             &None,
             &debug.spec().env,
+            &debug.spec().labels,
             &[],
         );
     }
@@ -168,8 +179,9 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
         }
     }
     for setup in &spec.pilot_setups {
-        rules.name(&setup.file, &setup.resource.metadata.name);
+        rules.agent_name(&setup.file, &setup.resource.metadata.name);
         for role in &setup.spec().roles {
+            rules.agent_name(&setup.file, &role.role);
             let agent = &role.agent;
             rules.agent(
                 &setup.file,
@@ -177,6 +189,7 @@ pub(super) fn check(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) {
                 &agent.worker_name,
                 &agent.package,
                 &agent.env,
+                &agent.labels,
                 &agent.remote_skills,
             );
             rules.ports(&setup.file, agent.expose.iter().map(|expose| &expose.port));
@@ -201,6 +214,36 @@ impl Rules<'_> {
             .push(Diagnostic::error(code, file, at.position, message).with_help(help));
     }
 
+    /// A name an agent's resource name is made from: valid, and not mistaken for what
+    /// clawops names for itself (a recreate's set-aside container).
+    fn agent_name(&mut self, file: &str, name: &Located<String>) {
+        self.name(file, name);
+        if name.ends_with(SET_ASIDE_SUFFIX) {
+            self.error(
+                file,
+                Code::ReservedName,
+                name,
+                format!("`{}` ends with `{SET_ASIDE_SUFFIX}`, which clawops keeps for a container set aside during a recreate", name.value),
+                format!("rename it without the `{SET_ASIDE_SUFFIX}` suffix"),
+            );
+        }
+    }
+
+    /// `spec.labels`: none in the namespaces clawops and HiClaw set themselves.
+    fn labels(&mut self, file: &str, labels: &LabelMap) {
+        for key in labels.keys() {
+            if let Some(namespace) = reserved_label_namespace(key) {
+                self.error(
+                    file,
+                    Code::ReservedLabel,
+                    key,
+                    format!("label `{}` is in the `{namespace}` namespace, which clawops and HiClaw set themselves", key.value),
+                    "use a prefix of your own, e.g. `example.com/owner`",
+                );
+            }
+        }
+    }
+
     fn name(&mut self, file: &str, name: &Located<String>) {
         if name.len() > MAX_NAME_LENGTH || !NAME.is_match(name) {
             self.error(
@@ -213,6 +256,7 @@ impl Rules<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // one per field every agent kind has
     fn agent(
         &mut self,
         file: &str,
@@ -220,8 +264,10 @@ impl Rules<'_> {
         worker_name: &Option<Located<String>>,
         package: &Option<Located<String>>,
         env: &EnvMap,
+        labels: &LabelMap,
         remote_skills: &[RemoteSkillSource],
     ) {
+        self.labels(file, labels);
         self.image(file, image);
         if let Some(worker_name) = worker_name {
             self.name(file, worker_name);

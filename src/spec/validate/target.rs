@@ -14,8 +14,6 @@
 //! diagnostic points at the offending key or value when the spec kept its position, else
 //! at the member's name (a team member's `name`, else `metadata.name`).
 
-use std::collections::BTreeMap;
-
 use crate::spec::config::{BackendKind, HiclawTransport};
 use crate::spec::hiclaw::{
     AccessEntry, ChannelPolicy, EnvMap, McpServer, RemoteSkillSource, ResourceAmounts, Resources,
@@ -64,7 +62,7 @@ struct Member<'a> {
     /// Where the agent is named: the position of fields that keep none of their own.
     anchor: Position,
     env: &'a EnvMap,
-    labels: &'a BTreeMap<String, String>,
+    labels: &'a crate::spec::hiclaw::LabelMap,
     access_entries: &'a [AccessEntry],
     remote_skills: &'a [RemoteSkillSource],
     skills: &'a [String],
