@@ -9,9 +9,9 @@ use crate::spec::clawops::PullPolicy;
 use crate::spec::hiclaw::{AgentState, ExposeProtocol, Runtime};
 
 use super::agent::{Agent, AgentPort, AgentRole, EnvVar, ImageSource};
-use super::sensitive::is_sensitive;
 use super::images::DEFAULT_OPENCLAW_IMAGE;
 use super::resolve::resource_name;
+use super::sensitive::is_sensitive;
 use super::{STANDALONE_GROUP, hash};
 
 /// The resource name prefix a builder uses unless told otherwise.

@@ -7,8 +7,8 @@ use crate::spec::hiclaw::{EnvValue, Runtime};
 use crate::spec::{ImageSetSpec, Spec};
 
 use super::agent::{Agent, AgentPort, AgentRole, EnvVar};
-use super::sensitive::is_sensitive;
 use super::profile::{Profile, profiles};
+use super::sensitive::is_sensitive;
 use super::{Desired, groups, hash, images, workspace};
 
 /// The port HiClaw's agent console listens on (`HICLAW_CONSOLE_PORT`).
