@@ -6,7 +6,7 @@
 mod kubernetes_support;
 
 use clawops::backend::{Backend, BackendError};
-use clawops::desired::Desired;
+use clawops::desired::{Desired, EnvVar};
 use clawops::observe::Observed;
 use clawops::plan::{Cause, Drift, Op, Plan, Resource};
 use kubernetes_support::fleet::{
@@ -437,4 +437,67 @@ fn with_env(agent: &str, key: &str, value: &str, secret_ref: bool) -> (Desired, 
     };
     desired.agents[index].env.insert(key.to_owned(), variable);
     (desired, index)
+}
+
+/// A credential URL that an older clawops wrote inline (the value did not count as
+/// sensitive then) is seen by the next plan's dry run, and the agent is recreated with the
+/// value in its Secret; the plan never shows the value.
+#[tokio::test]
+async fn a_credential_written_inline_by_an_older_clawops_moves_to_the_secret() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let mut desired = example();
+    let index = desired
+        .agents
+        .iter()
+        .position(|agent| agent.name == DEV)
+        .expect("dev");
+    let url = "postgres://app:pw-4242@db/x";
+    let mut old = desired.clone();
+    old.agents[index].env.insert(
+        "DATABASE_URL".to_owned(),
+        EnvVar {
+            value: url.to_owned(),
+            secret_ref: false,
+            sensitive: false,
+        },
+    );
+    apply_all(&backend, &old).await;
+    let inline = api.object(&deployment_path(DEV)).expect("deployment");
+    assert!(inline.to_string().contains("pw-4242"), "written inline");
+
+    let mut current = old.agents[index].env["DATABASE_URL"].clone();
+    current.sensitive = clawops::desired::is_sensitive("DATABASE_URL", url);
+    assert!(current.sensitive);
+    desired.agents[index] = old.agents[index].clone();
+    desired.agents[index]
+        .env
+        .insert("DATABASE_URL".to_owned(), current);
+    let planned = plan(&desired, &observe(&backend, &desired).await);
+    let step = planned
+        .steps
+        .iter()
+        .find(|step| step.resource.is_agent(DEV))
+        .expect("a step for dev");
+    assert_eq!(step.op, Op::RecreateAgent, "{:?}", step.causes);
+    assert!(
+        matches!(
+            &step.causes[..],
+            [Cause::Drift(Drift::EditedOutsideClawops { .. })]
+        ),
+        "{:?}",
+        step.causes
+    );
+    assert!(
+        !serde_json::to_string(&planned)
+            .expect("json")
+            .contains("pw-4242")
+    );
+
+    apply_all(&backend, &desired).await;
+    let moved = api.object(&deployment_path(DEV)).expect("deployment");
+    assert!(!moved.to_string().contains("pw-4242"), "{moved}");
+    assert!(moved.to_string().contains("env.DATABASE_URL"), "{moved}");
+    let replanned = plan(&desired, &observe(&backend, &desired).await);
+    assert!(!replanned.summary.has_changes(), "{:?}", replanned.steps);
 }

@@ -149,6 +149,28 @@ fn secrets_are_referenced_never_printed() {
 }
 
 #[test]
+fn credentials_in_values_are_referenced_never_printed() {
+    let folder = edited_example(
+        "workers/scout.yaml",
+        "    SCOUT_INTERVAL: 1h\n",
+        "    SCOUT_INTERVAL: 1h\n    DATABASE_URL: postgres://scout:pw-4242@db/scout\n    \
+         FEED_URL: https://feeds.example.com/in?access_token=tok-4242\n    \
+         DOCS_URL: https://docs.example.com/scout\n",
+    );
+    let manifests = render(folder.path());
+    validate(&manifests, "credentials");
+    for leak in ["pw-4242", "tok-4242", "postgres://"] {
+        assert!(!manifests.contains(leak), "{leak} printed:\n{manifests}");
+    }
+    assert!(manifests.contains("key: env.DATABASE_URL"));
+    assert!(manifests.contains("key: env.FEED_URL"));
+    assert!(
+        manifests.contains("value: https://docs.example.com/scout"),
+        "a plain URL stays inline"
+    );
+}
+
+#[test]
 fn an_agents_own_resources_replace_the_defaults() {
     let folder = edited_example(
         "workers/scout.yaml",

@@ -71,17 +71,9 @@ pub struct EnvVar {
     pub value: String,
     /// The value names a secret the backend resolves at apply time.
     pub secret_ref: bool,
-    /// The value must never be printed: a secret reference, or a key that looks secret
-    /// (contains TOKEN, SECRET, PASSWORD, KEY or CREDENTIAL).
+    /// The value must never be printed: a secret reference, a key that looks secret, or a
+    /// value that carries a credential ([`is_sensitive`](super::is_sensitive)).
     pub sensitive: bool,
-}
-
-/// Whether an env key looks like it holds a secret.
-pub fn is_sensitive_key(key: &str) -> bool {
-    let upper = key.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL"]
-        .iter()
-        .any(|word| upper.contains(word))
 }
 
 /// A port the agent serves.

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use crate::spec::clawops::PullPolicy;
 use crate::spec::hiclaw::{AgentState, ExposeProtocol, Runtime};
 
-use super::agent::{Agent, AgentPort, AgentRole, EnvVar, ImageSource, is_sensitive_key};
+use super::agent::{Agent, AgentPort, AgentRole, EnvVar, ImageSource};
 use super::images::DEFAULT_OPENCLAW_IMAGE;
 use super::resolve::resource_name;
+use super::sensitive::is_sensitive;
 use super::{STANDALONE_GROUP, hash};
 
 /// The resource name prefix a builder uses unless told otherwise.
@@ -168,12 +169,13 @@ impl AgentBuilder {
         self
     }
 
-    /// An env variable with a written value; sensitive when its key looks secret.
+    /// An env variable with a written value; sensitive when its key looks secret or its
+    /// value carries a credential, as the resolver decides.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         let variable = EnvVar {
             value: value.to_owned(),
             secret_ref: false,
-            sensitive: is_sensitive_key(key),
+            sensitive: is_sensitive(key, value),
         };
         self.agent.env.insert(key.to_owned(), variable);
         self

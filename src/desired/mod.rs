@@ -17,11 +17,11 @@ mod images;
 mod profile;
 mod resolve;
 mod resources;
+mod sensitive;
 mod workspace;
 
 pub use agent::{
     Agent, AgentPort, AgentRole, EnvVar, Group, ImageSource, RolloutSettings, Workspace,
-    is_sensitive_key,
 };
 pub use builder::AgentBuilder;
 pub use duration::{duration_seconds, parse_duration};
@@ -36,6 +36,10 @@ pub use resolve::{
     RUNTIME_LABEL, TEAM_LABEL, WORKER_LABEL, manager_resource_name, resolve, worker_resource_name,
 };
 pub use resources::{AgentResources, cpu_nanos, memory_bytes};
+pub use sensitive::{
+    DIGEST_PREFIX, has_credentials, is_sensitive, is_sensitive_key, same_variable, value_digest,
+    with_digests,
+};
 pub use workspace::{
     DEBUG_OUTPUT, DEBUG_WORKSPACES, DEFAULT_HEARTBEAT_EVERY, DEFAULT_WORKER_IDLE_TIMEOUT,
 };

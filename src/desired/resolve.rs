@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use crate::spec::hiclaw::{EnvValue, Runtime};
 use crate::spec::{ImageSetSpec, Spec};
 
-use super::agent::{Agent, AgentPort, AgentRole, EnvVar, is_sensitive_key};
+use super::agent::{Agent, AgentPort, AgentRole, EnvVar};
 use super::profile::{Profile, profiles};
+use super::sensitive::is_sensitive;
 use super::{Desired, groups, hash, images, workspace};
 
 /// The port HiClaw's agent console listens on (`HICLAW_CONSOLE_PORT`).
@@ -175,9 +176,9 @@ fn environment(profile: &Profile<'_>) -> BTreeMap<String, EnvVar> {
                 EnvValue::SecretRef { secret_ref } => (secret_ref.clone(), true),
             };
             let variable = EnvVar {
+                sensitive: secret_ref || is_sensitive(key, &value),
                 value,
                 secret_ref,
-                sensitive: secret_ref || is_sensitive_key(key),
             };
             (key.value.clone(), variable)
         })
@@ -194,9 +195,9 @@ fn environment(profile: &Profile<'_>) -> BTreeMap<String, EnvVar> {
     }
     for (key, value) in hiclaw {
         let variable = EnvVar {
+            sensitive: is_sensitive(key, &value),
             value,
             secret_ref: false,
-            sensitive: is_sensitive_key(key),
         };
         env.insert(key.to_owned(), variable);
     }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::model::{Cause, Drift, Op};
 use crate::desired::hiclaw::SpecFields;
-use crate::desired::{Agent, EnvVar};
+use crate::desired::{Agent, EnvVar, is_sensitive, same_variable};
 use crate::observe::{ObservedAgent, ObservedStatus};
 use crate::spec::hiclaw::AgentState;
 
@@ -174,7 +174,7 @@ fn field_causes(applied: &Agent, desired: &Agent) -> Vec<Cause> {
         applied.debug_targets.join(", "),
         desired.debug_targets.join(", "),
     );
-    causes.extend(env_causes(&applied.env, &desired.env));
+    causes.extend(env_causes(&desired.name, &applied.env, &desired.env));
     causes.extend(map_causes("labels", &applied.labels, &desired.labels));
     causes
 }
@@ -202,7 +202,8 @@ pub(super) fn spec_causes(before: &SpecFields, after: &SpecFields) -> Vec<Cause>
             continue;
         }
         match key.as_str() {
-            "env" => causes.extend(env_causes(&plain_env(old), &plain_env(new))),
+            // Both sides are literals here (a controller's spec holds no digests).
+            "env" => causes.extend(env_causes("", &plain_env(old), &plain_env(new))),
             "labels" => causes.extend(map_causes("labels", &plain_map(old), &plain_map(new))),
             field if TEXT_FIELDS.contains(&field) => causes.push(Cause::FileChanged {
                 path: field.to_owned(),
@@ -235,7 +236,7 @@ fn plain_env(value: Option<&Value>) -> BTreeMap<String, EnvVar> {
     plain_map(value)
         .into_iter()
         .map(|(key, value)| {
-            let sensitive = crate::desired::is_sensitive_key(&key);
+            let sensitive = is_sensitive(&key, &value);
             (
                 key,
                 EnvVar {
@@ -266,19 +267,34 @@ fn ports(agent: &Agent) -> String {
     ports.join(", ")
 }
 
-fn env_causes(before: &BTreeMap<String, EnvVar>, after: &BTreeMap<String, EnvVar>) -> Vec<Cause> {
+/// Env variables of agent `agent` that differ, key by key: a recorded digest of a
+/// sensitive value matches the value it was made from ([`same_variable`]), and a change
+/// where either side is sensitive carries no values.
+fn env_causes(
+    agent: &str,
+    before: &BTreeMap<String, EnvVar>,
+    after: &BTreeMap<String, EnvVar>,
+) -> Vec<Cause> {
     let mut causes = Vec::new();
     for key in before
         .keys()
         .chain(after.keys().filter(|key| !before.contains_key(*key)))
     {
         let (old, new) = (before.get(key), after.get(key));
-        if old == new {
+        let same = match (old, new) {
+            (Some(old), Some(new)) => same_variable(agent, key, old, new),
+            _ => false,
+        };
+        if same {
             continue;
         }
         let path = format!("env.{key}");
-        let sensitive = old.is_some_and(|variable| variable.sensitive)
-            || new.is_some_and(|variable| variable.sensitive);
+        // The flag, or the rule itself: a record written before a value counted as
+        // sensitive has the flag unset.
+        let sensitive = [old, new]
+            .into_iter()
+            .flatten()
+            .any(|variable| variable.sensitive || is_sensitive(key, &variable.value));
         causes.push(if sensitive {
             Cause::SensitiveChanged { path }
         } else {

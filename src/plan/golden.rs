@@ -192,6 +192,32 @@ fn sensitive_env_change_never_shows_the_value() {
 }
 
 #[test]
+fn credential_url_change_never_shows_the_value() {
+    let before = edited("teams.yaml", |text| {
+        text.replace(
+            "        GREETING: hello\n",
+            "        GREETING: hello\n        DATABASE_URL: postgres://app:hunter2@db/app\n        \
+             WEBHOOK: https://hooks.example.com/in?access_token=tok-4242\n",
+        )
+    });
+    let after = with(&before, "teams.yaml", |text| {
+        text.replace("app:hunter2@db/", "app:correct-horse@db2/")
+            .replace("tok-4242", "tok-5353")
+    });
+    let rendered = change(&before, &after, "Move alpha's database");
+    for value in [
+        "hunter2",
+        "correct-horse",
+        "tok-4242",
+        "tok-5353",
+        "postgres://",
+    ] {
+        assert!(!rendered.contains(value), "{value} shown:\n{rendered}");
+    }
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
 fn sleep_and_wake() {
     let before = fleet_files();
     let after = edited("teams.yaml", |text| {

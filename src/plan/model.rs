@@ -152,8 +152,9 @@ pub enum Cause {
         /// Value after (absent: the field was removed).
         after: Option<String>,
     },
-    /// A sensitive value (secret-looking env key or secret reference) changed; the values
-    /// are never recorded.
+    /// A sensitive value (secret reference, secret-looking env key, or a value that carries
+    /// a credential, [`crate::desired::is_sensitive`]) changed; the values are never
+    /// recorded.
     SensitiveChanged {
         /// Field path, e.g. `env.GITHUB_TOKEN`.
         path: String,

@@ -2,8 +2,9 @@
 //! terminal, the markdown of a pull-request comment, or the versioned JSON document.
 //!
 //! The plan is the only input; nothing is recomputed from the desired or observed state.
-//! Every format goes through [`redact`] first, so a value of a secret-looking env key
-//! never reaches the output even if a plan records one.
+//! Every format goes through [`redact`] first, so a value of a secret-looking env key, or
+//! a value that carries a credential (a URL with user information or a credential query
+//! parameter, [`has_credentials`]), never reaches the output even if a plan records one.
 
 mod json;
 mod markdown;
@@ -19,7 +20,7 @@ pub use text::text;
 
 use std::borrow::Cow;
 
-use crate::desired::is_sensitive_key;
+use crate::desired::{has_credentials, is_sensitive_key};
 use crate::observe::ObservedSource;
 use crate::plan::{Cause, MassDeletion, Plan, Summary};
 
@@ -45,8 +46,11 @@ pub fn render(plan: &Plan, format: Format, colour: bool) -> String {
     }
 }
 
-/// The plan with every change of a secret-looking env key (`env.<KEY>` where
-/// [`is_sensitive_key`] holds) recorded as [`Cause::SensitiveChanged`], without values.
+/// The plan with every field change of a secret-looking env key (`env.<KEY>` where
+/// [`is_sensitive_key`] holds), and every field change whose value before or after carries
+/// a credential ([`has_credentials`], whatever the field), recorded as
+/// [`Cause::SensitiveChanged`], without values. Such a value is hidden whole: the parts
+/// of it that are no secret are not shown either.
 pub fn redact(plan: &Plan) -> Cow<'_, Plan> {
     let leaks = plan
         .steps
@@ -62,8 +66,8 @@ pub fn redact(plan: &Plan) -> Cow<'_, Plan> {
         .iter_mut()
         .flat_map(|step| step.causes.iter_mut())
     {
-        if let Cause::FieldChanged { path, .. } = cause
-            && is_sensitive_path(path)
+        if is_sensitive_field(cause)
+            && let Cause::FieldChanged { path, .. } = cause
         {
             *cause = Cause::SensitiveChanged {
                 path: std::mem::take(path),
@@ -73,9 +77,22 @@ pub fn redact(plan: &Plan) -> Cow<'_, Plan> {
     Cow::Owned(redacted)
 }
 
-/// Whether a cause records the values of a secret-looking env key.
+/// Whether a cause records the values of a secret-looking env key, or a value that
+/// carries a credential.
 fn is_sensitive_field(cause: &Cause) -> bool {
-    matches!(cause, Cause::FieldChanged { path, .. } if is_sensitive_path(path))
+    let Cause::FieldChanged {
+        path,
+        before,
+        after,
+    } = cause
+    else {
+        return false;
+    };
+    is_sensitive_path(path)
+        || [before, after]
+            .into_iter()
+            .flatten()
+            .any(|value| has_credentials(value))
 }
 
 /// `env.<KEY>` (or `env.<KEY>.<part>`) where the key looks secret.

@@ -22,7 +22,7 @@ use crate::backend::BackendError;
 use crate::backend::labels::{
     AGENT_LABEL, COMMIT_LABEL, FLEET_LABEL, RUNTIME_HASH_LABEL, STATE_LABEL,
 };
-use crate::desired::{Agent, AgentRole, cpu_nanos, memory_bytes};
+use crate::desired::{Agent, AgentRole, cpu_nanos, memory_bytes, with_digests};
 use crate::spec::hiclaw::AgentState;
 
 /// Where a DebugWorker sees its targets' workspaces.
@@ -35,12 +35,15 @@ fn applied_labels(
     commit: Option<&str>,
 ) -> Result<HashMap<String, String>, BackendError> {
     // The whole agent, workspace files included: observing reads it from the list call.
-    let applied = serde_json::to_string(agent).map_err(|source| BackendError::Request {
-        operation: "encode applied labels",
-        agent: agent.name.clone(),
-        transient: false,
-        source: Box::new(source),
-    })?;
+    // Labels are readable by anyone who may list containers: sensitive values are recorded
+    // as digests only, which planning compares with the digests of the desired values.
+    let applied =
+        serde_json::to_string(&with_digests(agent)).map_err(|source| BackendError::Request {
+            operation: "encode applied labels",
+            agent: agent.name.clone(),
+            transient: false,
+            source: Box::new(source),
+        })?;
     let mut labels: HashMap<String, String> = agent.labels.clone().into_iter().collect();
     labels.extend([
         (FLEET_LABEL.to_owned(), backend.fleet.clone()),

@@ -2,7 +2,8 @@
 //! workspace, everything labelled with the fleet so nothing else is ever touched.
 //!
 //! What clawops applied is recorded on the container's labels at creation (runtime hash,
-//! config hash, commit, state and the whole applied [`Agent`], workspace files included),
+//! config hash, commit, state and the whole applied [`Agent`], workspace files included,
+//! sensitive env values only as salted digests),
 //! and what changes later without a new container (hot push, sleep, wake, removal for
 //! `Stopped`) in the fleet's record container, see [`records`]. Observing is one list of
 //! containers, one of volumes and one read of the records, however large the fleet.
@@ -42,8 +43,8 @@ use crate::observe::Observed;
 pub const CONFIG_HASH_LABEL: &str = "clawops.dev/config-hash";
 /// Label holding the agent's role.
 pub const ROLE_LABEL: &str = "clawops.dev/role";
-/// Label holding the applied [`Agent`] record as JSON. It may hold sensitive env values
-/// (as the container's env does): never log it.
+/// Label holding the applied [`Agent`] record as JSON, sensitive env values replaced by
+/// their digests ([`crate::desired::with_digests`]); secret references by name only.
 pub const APPLIED_LABEL: &str = "clawops.dev/applied";
 /// Suffix of the name of a container set aside by a recreate (reserved in validation).
 pub const SET_ASIDE_SUFFIX: &str = crate::spec::reserved::SET_ASIDE_SUFFIX;

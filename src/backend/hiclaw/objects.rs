@@ -215,8 +215,8 @@ fn single(agent: &Agent) -> Option<(ObjectId, SpecFields)> {
     Some((id, spec))
 }
 
-/// `clawops render` on the `hiclaw` target: every object as one YAML stream, env values
-/// of secret-looking keys redacted.
+/// `clawops render` on the `hiclaw` target: every object as one YAML stream, sensitive env
+/// values (secret-looking keys, values that carry a credential) redacted.
 pub fn render(desired: &Desired, namespace: &str, controller: &str) -> String {
     let mut out = String::new();
     for mut object in desired_objects(desired, namespace, controller) {
@@ -227,7 +227,8 @@ pub fn render(desired: &Desired, namespace: &str, controller: &str) -> String {
     out
 }
 
-/// Replaces the value of every env key that looks secret, wherever an `env` map is.
+/// Replaces every sensitive env value ([`crate::desired::is_sensitive`]), wherever an
+/// `env` map is.
 fn redact(value: &mut Value) {
     match value {
         Value::Object(fields) => {
@@ -236,7 +237,8 @@ fn redact(value: &mut Value) {
                     && let Value::Object(env) = inner
                 {
                     for (name, text) in env.iter_mut() {
-                        if crate::desired::is_sensitive_key(name) {
+                        let value = text.as_str().unwrap_or_default();
+                        if crate::desired::is_sensitive(name, value) {
                             *text = Value::String("(redacted)".to_owned());
                         }
                     }
@@ -247,5 +249,26 @@ fn redact(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(redact),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_redacts_credentials_in_values_under_any_key() {
+        let mut object = json!({"spec": {"leader": {"env": {
+            "DATABASE_URL": "postgres://app:pw-4242@db/x",
+            "WEBHOOK": "https://hooks.example.com/in?token=tok-4242",
+            "API_TOKEN": "plain-4242",
+            "LOG_LEVEL": "info",
+        }}}});
+        redact(&mut object);
+        let env = &object["spec"]["leader"]["env"];
+        for key in ["DATABASE_URL", "WEBHOOK", "API_TOKEN"] {
+            assert_eq!(env[key], "(redacted)", "{key}");
+        }
+        assert_eq!(env["LOG_LEVEL"], "info");
     }
 }

@@ -527,4 +527,42 @@ mod tests {
         let redacted = objects.secret.data.expect("data");
         assert_eq!(redacted["env.API_TOKEN"].0, REDACTED.as_bytes());
     }
+
+    #[test]
+    fn credential_urls_under_plain_keys_come_from_the_secret() {
+        let agent = Agent::builder("dev")
+            .env("DATABASE_URL", "postgres://app:pw-4242@db/x")
+            .env("ENDPOINT", "https://api.example.com/v1")
+            .build();
+        let settings = KubernetesSettings::for_fleet("f", "ns");
+        let objects = agent_objects(&agent, &settings, None, true);
+        let deployment = objects.deployment.expect("deployment");
+        let env = deployment
+            .spec
+            .expect("spec")
+            .template
+            .spec
+            .expect("pod")
+            .containers[0]
+            .env
+            .clone()
+            .expect("env");
+        let variable = |name: &str| env.iter().find(|variable| variable.name == name);
+        let database = variable("DATABASE_URL").expect("DATABASE_URL");
+        assert_eq!(database.value, None);
+        let reference = database
+            .value_from
+            .as_ref()
+            .and_then(|from| from.secret_key_ref.as_ref());
+        assert_eq!(
+            reference.map(|selector| (selector.name.as_str(), selector.key.as_str())),
+            Some((secret_name(&agent.name).as_str(), "env.DATABASE_URL"))
+        );
+        let endpoint = variable("ENDPOINT").and_then(|variable| variable.value.clone());
+        assert_eq!(endpoint.as_deref(), Some("https://api.example.com/v1"));
+        let data = objects.secret.data.expect("data");
+        assert_eq!(data["env.DATABASE_URL"].0, b"postgres://app:pw-4242@db/x");
+        let record = String::from_utf8(data[RECORD_KEY].0.clone()).expect("utf-8");
+        assert!(!record.contains("pw-4242"), "{record}");
+    }
 }

@@ -444,6 +444,121 @@ fn sensitive_env_changes_carry_no_values() {
     assert!(!json.contains("secret"), "{json}");
 }
 
+/// `dev` with a secret-looking literal, a credential URL under a plain key, a secret
+/// reference and a plain value.
+fn with_secrets(database: &str) -> Agent {
+    let mut agent = agent("dev", "alpha", AgentState::Running);
+    let mut rebuilt = Agent::builder("dev")
+        .env("API_TOKEN", "hunter2")
+        .env("DATABASE_URL", database)
+        .env("LOG_LEVEL", "info")
+        .secret_env("SEARCH_PASSWORD", "search-password")
+        .build();
+    agent.env = std::mem::take(&mut rebuilt.env);
+    agent
+}
+
+#[test]
+fn recorded_digests_match_the_values_they_were_made_from() {
+    let before = with_secrets("postgres://app:pw-4242@db/x");
+    // What Docker's label holds: digests of the sensitive literals.
+    let mut observed_agent = applied(&before);
+    observed_agent.last_applied = Some(crate::desired::with_digests(&before));
+    let unchanged = plan_of(
+        &fleet(vec![before.clone()]),
+        &observed(vec![observed_agent.clone()]),
+    );
+    assert!(unchanged.steps.is_empty(), "{:?}", unchanged.steps);
+    let mut after = before.clone();
+    after.image = "hiclaw/worker:v2".into();
+    after.runtime_hash = "runtime-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![observed_agent]));
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![Cause::FieldChanged {
+            path: "image".into(),
+            before: Some("hiclaw/worker:v1".into()),
+            after: Some("hiclaw/worker:v2".into())
+        }],
+        "an unchanged secret is no cause"
+    );
+}
+
+#[test]
+fn a_changed_secret_shows_as_a_change_against_its_digest() {
+    let before = with_secrets("postgres://app:pw-4242@db/x");
+    let mut observed_agent = applied(&before);
+    observed_agent.last_applied = Some(crate::desired::with_digests(&before));
+    let mut after = with_secrets("postgres://app:pw-5353@db/x");
+    after.env.get_mut("API_TOKEN").expect("API_TOKEN").value = "hunter3".into();
+    after.runtime_hash = "runtime-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![observed_agent]));
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![
+            Cause::SensitiveChanged {
+                path: "env.API_TOKEN".into()
+            },
+            Cause::SensitiveChanged {
+                path: "env.DATABASE_URL".into()
+            },
+        ]
+    );
+    let json = serde_json::to_string(&plan).expect("plan json");
+    for value in [
+        "hunter",
+        "pw-4242",
+        "pw-5353",
+        crate::desired::DIGEST_PREFIX,
+    ] {
+        assert!(!json.contains(value), "{value}: {json}");
+    }
+}
+
+#[test]
+fn credential_urls_under_plain_keys_carry_no_values() {
+    // A record written before such values counted as sensitive: the flag is unset.
+    let mut before = agent("dev", "alpha", AgentState::Running);
+    for (key, value) in [
+        ("DATABASE_URL", "postgres://app:old-pw@db/x"),
+        ("WEBHOOK", "https://hooks.example.com/x"),
+    ] {
+        let variable = EnvVar {
+            value: value.into(),
+            secret_ref: false,
+            sensitive: false,
+        };
+        before.env.insert(key.into(), variable);
+    }
+    let mut after = before.clone();
+    let mut rebuilt = Agent::builder("dev")
+        .env("DATABASE_URL", "postgres://db2/x")
+        .env(
+            "WEBHOOK",
+            "https://hooks.example.com/x?access_token=new-tok",
+        )
+        .build();
+    after.env = std::mem::take(&mut rebuilt.env);
+    after.runtime_hash = "runtime-2".into();
+    let plan = plan_of(&fleet(vec![after]), &observed(vec![applied(&before)]));
+    assert_eq!(
+        plan.steps[0].causes,
+        vec![
+            Cause::SensitiveChanged {
+                path: "env.DATABASE_URL".into()
+            },
+            Cause::SensitiveChanged {
+                path: "env.WEBHOOK".into()
+            },
+        ]
+    );
+    let json = serde_json::to_string(&plan).expect("plan json");
+    assert!(
+        !json.contains("old-pw") && !json.contains("new-tok"),
+        "{json}"
+    );
+}
+
 #[test]
 fn without_the_applied_record_hash_changes_are_the_causes() {
     let before = agent("dev", "alpha", AgentState::Running);

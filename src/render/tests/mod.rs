@@ -376,6 +376,56 @@ fn secrets_never_reach_any_format() {
 }
 
 #[test]
+fn credentials_in_values_never_reach_any_format() {
+    let mut builder = PlanBuilder::new();
+    builder.wave();
+    builder.step(
+        Op::RecreateAgent,
+        "hiclaw-worker-a",
+        "standalone",
+        vec![
+            field(
+                "env.DATABASE_URL",
+                Some("postgres://app:pw-4242@db/x"),
+                Some("postgres://db2/x"),
+            ),
+            field(
+                "env.WEBHOOK",
+                None,
+                Some("https://hooks.example.com/in?access_token=tok-4242"),
+            ),
+            field(
+                "env.MIRROR.value",
+                Some("https://tok-4242@git.example.com/x"),
+                None,
+            ),
+            field("env.LOG_LEVEL", Some("info"), Some("debug")),
+        ],
+    );
+    let plan = builder.build();
+    for rendered in [
+        text(&plan, false),
+        text(&plan, true),
+        markdown(&plan),
+        json(&plan),
+    ] {
+        assert!(!rendered.contains("4242"), "{rendered}");
+        assert!(
+            !rendered.contains("db2"),
+            "the whole value is hidden: {rendered}"
+        );
+        for path in ["env.DATABASE_URL", "env.WEBHOOK", "env.MIRROR.value"] {
+            assert!(
+                rendered.contains(&format!("{path}: (sensitive value changed)"))
+                    || rendered.contains(&format!("\"path\": \"{path}\"")),
+                "{path}: {rendered}"
+            );
+        }
+        assert!(rendered.contains("debug"), "other values stay visible");
+    }
+}
+
+#[test]
 fn redact_borrows_a_plan_without_secret_fields() {
     assert!(matches!(
         redact(&kept_agent()),
