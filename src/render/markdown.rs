@@ -287,9 +287,24 @@ fn fence_for<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// Escapes the characters that would open HTML in markdown text.
+/// Makes text from the repository (a commit subject, a fleet or team name) inert in
+/// markdown, in a paragraph as in an HTML block such as `<summary>`: the characters that
+/// open HTML, links, images, code or emphasis become character references (which
+/// markdown shows as the character and never reads as syntax), and an `@` gets a
+/// zero-width joiner after it, so no one is mentioned (and notified) by a commit subject.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '[' | ']' | '\\' | '`' | '*' | '_' | '~' | '|' => {
+                escaped.push_str(&format!("&#{};", u32::from(character)));
+            }
+            '@' => escaped.push_str("@\u{200d}"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
