@@ -265,6 +265,23 @@ fn secret_looking_values_in_the_body_are_scrubbed() {
 }
 
 #[test]
+fn assignments_nested_in_other_values_are_scrubbed() {
+    let server = FakeGithub::start(vec![Vec::new()]);
+    let (_folder, body) = body_file(&format!(
+        "{MARKDOWN_MARKER}\n```text\n  env: {{API_TOKEN: PLANTED1, LOG: info}}\n  \
+         args: [--env=SECRET_KEY=PLANTED2, --password=PLANTED3]\n  \
+         {{\"env\":{{\"DB_PASSWORD\":\"PLANTED4\"}}}}\n```\n"
+    ));
+    run(comment_command(&server, &event_fixture(), &body), 0);
+    let posted = server.requests_of("POST")[0].comment_body();
+    assert!(
+        !posted.contains("PLANTED"),
+        "a secret was posted:\n{posted}"
+    );
+    assert!(posted.contains("{API_TOKEN: ***, LOG: info}"), "{posted}");
+}
+
+#[test]
 fn a_body_over_the_limit_is_cut_with_a_note() {
     let server = FakeGithub::start(vec![Vec::new()]);
     let long: String = (0..5_000)

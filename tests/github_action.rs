@@ -422,6 +422,12 @@ fn the_install_and_plan_steps_never_run_the_pull_requests_toolchain() {
     let runner = Runner::new(&repository, &base, &head);
 
     let install = runner.run_step("Install clawops");
+    let ran = || std::fs::read_to_string(&marker).unwrap_or_default();
+    assert!(
+        !marker.exists(),
+        "the pull request's toolchain ran:\n{}",
+        ran()
+    );
     assert!(
         install.status.success(),
         "the install step builds the action's own source:\n{}",
@@ -436,7 +442,7 @@ fn the_install_and_plan_steps_never_run_the_pull_requests_toolchain() {
     assert!(
         !marker.exists(),
         "the pull request's toolchain ran:\n{}",
-        std::fs::read_to_string(&marker).unwrap_or_default()
+        ran()
     );
 }
 
