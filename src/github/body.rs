@@ -24,7 +24,8 @@ const HIDDEN: &str = "***";
 const CUT_NOTE: &str = "\n\n_This comment was cut to stay below GitHub's limit of 65,536 \
                         characters; run `clawops plan` locally to see all of it._\n";
 
-/// The key of an assignment: `KEY:`, `KEY=`, `"KEY": `, at the start of a line or after a
+/// The key of an assignment: `KEY: ` (a space or the line's end after the colon, so
+/// `name:tag` is no assignment), `KEY=`, `"KEY":`, at the start of a line or after a
 /// character that cannot continue a name, a path or an address (so `image/key:v1`,
 /// `agent-key:v1` and `user@key:` hold no key), or after an option's dashes
 /// (`--password=…`). Only the key and its separator are matched: a value is never
@@ -32,7 +33,7 @@ const CUT_NOTE: &str = "\n\n_This comment was cut to stay below GitHub's limit o
 /// `--env=SECRET_KEY=x` are seen as the assignments they hold.
 static KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)(?:^|[^A-Za-z0-9_.\-/@:]|(?:^|[\s=])--?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P<quote>["']?)[ \t]*[:=][ \t]*"#,
+        r#"(?m)(?:^|[^A-Za-z0-9_.\-/@:]|(?:^|[\s=])--?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?:["'][ \t]*[:=]|[ \t]*=|[ \t]*:(?:[ \t]|$))[ \t]*"#,
     )
     .expect("a valid pattern")
 });
@@ -84,22 +85,27 @@ pub fn scrub(text: &str, token: &str) -> String {
 /// `KEY=value`, `KEY: value`, `{KEY: value}`, `"KEY": "value"`, `KEY: {a: b}`.
 fn hide_assignments(text: &str) -> String {
     let mut scrubbed = String::with_capacity(text.len());
-    let mut position = 0;
-    while let Some(key) = KEY.captures_at(text, position) {
-        let whole = key
-            .get(0)
-            .map_or(position..text.len(), |whole| whole.range());
-        let name = &key["name"];
+    // Copied up to `copied`; the next key is looked for from `search`, which may be the
+    // last character of the previous key's separator (it leads the next key: `a=KEY=v`).
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(key) = KEY.captures_at(text, search) {
+        let whole = key.get(0).map_or(search..text.len(), |whole| whole.range());
         let value_end = value_end(text, whole.end);
-        let value = &text[whole.end..value_end];
-        scrubbed.push_str(&text[position..whole.end]);
-        position = whole.end;
-        if is_sensitive_key(name) && !is_hidden(value) {
+        if is_sensitive_key(&key["name"]) && !is_hidden(&text[whole.end..value_end]) {
+            scrubbed.push_str(&text[copied..whole.end]);
             scrubbed.push_str(HIDDEN);
-            position = value_end;
+            copied = value_end;
+            search = value_end;
+        } else {
+            let last = text[..whole.end]
+                .chars()
+                .next_back()
+                .map_or(0, char::len_utf8);
+            search = (whole.end - last).max(search + 1);
         }
     }
-    scrubbed.push_str(&text[position..]);
+    scrubbed.push_str(&text[copied..]);
     scrubbed
 }
 
