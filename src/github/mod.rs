@@ -98,7 +98,7 @@ pub enum GithubError {
         path: PathBuf,
     },
     /// The body file could not be read.
-    #[error("could not read the comment body {}", path.display())]
+    #[error("could not read {}", path.display())]
     #[diagnostic(code(clawops::github::read_body))]
     ReadBody {
         /// The file.
