@@ -361,6 +361,19 @@ pub enum GithubCommand {
     /// Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH and GITHUB_API_URL as
     /// GitHub Actions sets them.
     Comment(GithubCommentArgs),
+    /// Scrub files in place of what must not reach GitHub: GITHUB_TOKEN (when set),
+    /// values of secret-looking keys, GitHub tokens and passwords in URLs.
+    ///
+    /// The same scrubbing as the comment's, for the Action's job summary and log.
+    Scrub(GithubScrubArgs),
+}
+
+/// `clawops github scrub`.
+#[derive(Debug, Args)]
+pub struct GithubScrubArgs {
+    /// The files to scrub in place.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// `clawops github comment`.

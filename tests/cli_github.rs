@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use clawops::render::MARKDOWN_MARKER;
-use github_support::{CREATED_ID, FakeGithub, PULL_REQUEST, REPOSITORY, comment};
+use github_support::{CREATED_ID, FakeGithub, Identity, PULL_REQUEST, REPOSITORY, comment};
 use support::{Repo, clawops, example, project_root};
 
 /// A token no output may ever contain.
@@ -121,13 +121,18 @@ fn the_plan_comment_on_a_later_page_is_edited_in_place() {
         .iter()
         .map(|request| request.method.clone())
         .collect();
-    assert_eq!(methods, ["GET", "GET", "PATCH"], "no POST, no other edit");
+    assert_eq!(
+        methods,
+        ["GET", "GET", "GET", "PATCH"],
+        "no POST, no other edit"
+    );
     let gets = server.requests_of("GET");
     assert!(
         gets[1].path.ends_with("per_page=100&page=2"),
         "{}",
         gets[1].path
     );
+    assert_eq!(gets[2].path, "/user", "the author is checked");
     let patch = &server.requests_of("PATCH")[0];
     assert_eq!(
         patch.path,
@@ -138,6 +143,107 @@ fn the_plan_comment_on_a_later_page_is_edited_in_place() {
         format!("{MARKDOWN_MARKER}\n**Plan: 2 to recreate.**\n"),
         "the marker is added when the body lacks it"
     );
+}
+
+/// The paths of the requests with `method`.
+fn paths_of(server: &FakeGithub, method: &str) -> Vec<String> {
+    server
+        .requests_of(method)
+        .into_iter()
+        .map(|request| request.path)
+        .collect()
+}
+
+#[test]
+fn a_comment_with_the_marker_by_someone_else_is_never_edited() {
+    let forged = comment(
+        5,
+        "mallory",
+        &format!(
+            "{MARKDOWN_MARKER}
+No changes, merge it"
+        ),
+    );
+    let ours = comment(
+        6,
+        "github-actions[bot]",
+        &format!(
+            "{MARKDOWN_MARKER}
+old"
+        ),
+    );
+    let server = FakeGithub::start(vec![vec![forged.clone(), ours]]);
+    let (_folder, body) = body_file("**Plan: 1 to create.**\n");
+    let (stdout, _) = run(comment_command(&server, &event_fixture(), &body), 0);
+    assert!(stdout.contains("#issuecomment-6"), "{stdout}");
+    assert_eq!(
+        paths_of(&server, "PATCH"),
+        [format!("/repos/{REPOSITORY}/issues/comments/6")]
+    );
+
+    let server = FakeGithub::start(vec![vec![forged]]);
+    let (stdout, _) = run(comment_command(&server, &event_fixture(), &body), 0);
+    assert!(stdout.starts_with("created comment"), "{stdout}");
+    assert!(paths_of(&server, "PATCH").is_empty(), "mallory's is left");
+    assert_eq!(server.requests_of("POST").len(), 1);
+}
+
+#[test]
+fn a_user_token_edits_the_comment_of_its_own_login_only() {
+    let bots = comment(
+        7,
+        "github-actions[bot]",
+        &format!(
+            "{MARKDOWN_MARKER}
+old"
+        ),
+    );
+    let own = comment(
+        8,
+        "Clawops-CI",
+        &format!(
+            "{MARKDOWN_MARKER}
+old"
+        ),
+    );
+    let server = FakeGithub::with_identity(
+        vec![vec![bots, own]],
+        Identity::User("clawops-ci".to_owned()),
+    );
+    let (_folder, body) = body_file("plan");
+    run(comment_command(&server, &event_fixture(), &body), 0);
+    assert_eq!(
+        paths_of(&server, "PATCH"),
+        [format!("/repos/{REPOSITORY}/issues/comments/8")]
+    );
+    assert_eq!(
+        paths_of(&server, "GET")
+            .iter()
+            .filter(|p| *p == "/user")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn an_identity_that_cannot_be_learned_writes_nothing() {
+    let marked = comment(
+        9,
+        "github-actions[bot]",
+        &format!(
+            "{MARKDOWN_MARKER}
+old"
+        ),
+    );
+    let server = FakeGithub::with_identity(vec![vec![marked]], Identity::Failing(500));
+    let (_folder, body) = body_file("plan");
+    let (_, stderr) = run(comment_command(&server, &event_fixture(), &body), 1);
+    assert!(
+        stderr.contains("asking GitHub whose token this is failed: GitHub answered 500"),
+        "{stderr}"
+    );
+    assert!(server.requests_of("PATCH").is_empty());
+    assert!(server.requests_of("POST").is_empty());
 }
 
 #[test]
@@ -156,6 +262,23 @@ fn secret_looking_values_in_the_body_are_scrubbed() {
     assert!(!posted.contains(TOKEN), "the token was posted:\n{posted}");
     assert!(posted.contains("OPENAI_API_KEY: ***"), "{posted}");
     assert!(posted.contains("LOG_LEVEL: debug"), "{posted}");
+}
+
+#[test]
+fn assignments_nested_in_other_values_are_scrubbed() {
+    let server = FakeGithub::start(vec![Vec::new()]);
+    let (_folder, body) = body_file(&format!(
+        "{MARKDOWN_MARKER}\n```text\n  env: {{API_TOKEN: PLANTED1, LOG: info}}\n  \
+         args: [--env=SECRET_KEY=PLANTED2, --password=PLANTED3]\n  \
+         {{\"env\":{{\"DB_PASSWORD\":\"PLANTED4\"}}}}\n```\n"
+    ));
+    run(comment_command(&server, &event_fixture(), &body), 0);
+    let posted = server.requests_of("POST")[0].comment_body();
+    assert!(
+        !posted.contains("PLANTED"),
+        "a secret was posted:\n{posted}"
+    );
+    assert!(posted.contains("{API_TOKEN: ***, LOG: info}"), "{posted}");
 }
 
 #[test]
@@ -272,4 +395,49 @@ fn a_markdown_plan_of_a_pull_request_is_posted_with_its_marker() {
     assert_eq!(posted.matches(MARKDOWN_MARKER).count(), 1);
     assert_eq!(posted, markdown, "a plan is posted as rendered");
     assert!(posted.contains("Plan: "), "{posted}");
+}
+
+#[test]
+fn a_hostile_commit_subject_is_posted_inert() {
+    let repository = Repo::new("fleet");
+    repository.copy_folder(&example("hiclaw-fleet"), "");
+    let base = repository.commit("the fleet");
+    let worker = repository.path().join("workers/scout.yaml");
+    let text = std::fs::read_to_string(&worker).expect("read worker");
+    let changed = text.replace(
+        "You watch upstream projects",
+        "You watch upstream repositories",
+    );
+    assert_ne!(text, changed, "the example worker has a soul");
+    std::fs::write(&worker, changed).expect("write worker");
+    let head = repository.commit(
+        "Fix [login](https://evil.example/phish) ![pixel](https://evil.example/p.png) \
+         cc @acme/admins <img src=x> **now** \\[x](y)",
+    );
+    let output = clawops()
+        .args([
+            "plan", "--format", "markdown", "--base", &base, "--rev", &head,
+        ])
+        .arg(repository.path())
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let (_folder, body) = body_file(&String::from_utf8(output).expect("UTF-8"));
+    let server = FakeGithub::start(vec![Vec::new()]);
+    run(comment_command(&server, &event_fixture(), &body), 0);
+    let posted = server.requests_of("POST")[0].comment_body();
+
+    assert!(
+        posted.contains(
+            "Fix [login&#93;(https://evil.example/phish) \
+             ![pixel&#93;(https://evil.example/p.png) cc @\u{200d}acme/admins \
+             &lt;img src=x&gt; **now** &#92;[x&#93;(y)"
+        ),
+        "the subject is shown as text:\n{posted}"
+    );
+    for live in ["](", "@acme", "<img", "\\["] {
+        assert!(!posted.contains(live), "{live} is live:\n{posted}");
+    }
 }

@@ -1,7 +1,9 @@
 //! The GitHub Action: `action.yml` declares the inputs and outputs the docs promise, its
 //! scripts take inputs through `env:` only, the example workflow is pinned and minimal,
-//! both pass zizmor, and the plan script sets the
-//! outputs from a real plan.
+//! both pass zizmor, the steps (run here as the runner runs them) never execute anything
+//! of the pull request's checkout (a hostile rust-toolchain.toml and .cargo/config.toml),
+//! the plan step sets the outputs from a real plan, and what it shows on GitHub is
+//! scrubbed.
 
 mod support;
 
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Repo, example, project_root};
+use support::{Repo, clawops, copy_recursively, example, project_root};
 
 const ACTION: &str = "action.yml";
 const WORKFLOW: &str = "examples/github-workflow/clawops-plan.yml";
@@ -181,40 +183,315 @@ fn zizmor_finds_nothing_in_the_action_or_the_example() {
     assert_passes(command, "zizmor");
 }
 
-/// Runs the plan script as the action does, with `clawops` on PATH; returns its outputs.
+/// A runner for the action's steps: a temp folder, the pull request's checkout, and the
+/// action's own folder (a copy of the plan script and, for the install step, a tiny crate
+/// called clawops that builds in a second, so the real toolchain resolution is exercised).
+struct Runner {
+    temp: tempfile::TempDir,
+    workspace: PathBuf,
+    base: String,
+    head: String,
+}
+
+impl Runner {
+    fn new(repository: &Repo, base: &str, head: &str) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let action = temp.path().join("action");
+        let script = action.join(PLAN_SCRIPT);
+        std::fs::create_dir_all(script.parent().expect("folder")).expect("mkdir");
+        std::fs::copy(project_root().join(PLAN_SCRIPT), &script).expect("copy script");
+        std::fs::create_dir_all(action.join("src")).expect("mkdir src");
+        std::fs::write(
+            action.join("Cargo.toml"),
+            "[package]\nname = \"clawops\"\nversion = \"0.0.0\"\nedition = \"2021\"\n",
+        )
+        .expect("manifest");
+        std::fs::write(
+            action.join("Cargo.lock"),
+            "version = 4\n\n[[package]]\nname = \"clawops\"\nversion = \"0.0.0\"\n",
+        )
+        .expect("lock");
+        std::fs::write(action.join("src/main.rs"), "fn main() {}\n").expect("main");
+        std::fs::create_dir_all(temp.path().join("runner")).expect("runner temp");
+        Self {
+            temp,
+            workspace: repository.path().to_owned(),
+            base: base.to_owned(),
+            head: head.to_owned(),
+        }
+    }
+
+    fn runner_temp(&self) -> PathBuf {
+        self.temp.path().join("runner")
+    }
+
+    fn outputs(&self) -> PathBuf {
+        self.temp.path().join("outputs.txt")
+    }
+
+    fn summary(&self) -> PathBuf {
+        self.temp.path().join("summary.md")
+    }
+
+    /// The value of an expression of action.yml, as the runner would give it.
+    fn expression(&self, expression: &str) -> String {
+        let path = |path: PathBuf| path.display().to_string();
+        match expression {
+            "inputs.version" | "github.action_repository" => String::new(),
+            "inputs.path" => "fleet".to_owned(),
+            "inputs.token" => "ghs_T0KEN_of_the_action_run_12345".to_owned(),
+            "github.action_path" => path(self.temp.path().join("action")),
+            "github.server_url" => "https://github.com".to_owned(),
+            "github.event_name" => "pull_request".to_owned(),
+            "github.event.pull_request.base.sha" => self.base.clone(),
+            "github.event.pull_request.head.sha" => self.head.clone(),
+            "github.workspace" => path(self.workspace.clone()),
+            "runner.temp" => path(self.runner_temp()),
+            other => panic!("the test runner does not know ${{{{ {other} }}}}"),
+        }
+    }
+
+    /// `text` with every `${{ … }}` replaced.
+    fn substitute(&self, text: &str) -> String {
+        let mut result = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${{") {
+            let end = rest[start..].find("}}").expect("a closed expression") + start;
+            result.push_str(&rest[..start]);
+            result.push_str(&self.expression(rest[start + 3..end].trim()));
+            rest = &rest[end + 2..];
+        }
+        result.push_str(rest);
+        result
+    }
+
+    /// Runs the `run:` script of the step called `name` as the runner does: bash in the
+    /// step's working directory with the step's `env:` and the runner's variables, and
+    /// nothing of this test's environment but PATH (the built clawops first) and HOME.
+    fn run_step(&self, name: &str) -> std::process::Output {
+        let action = yaml(ACTION);
+        let step = action["runs"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|step| step["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"));
+        // The runner's default is the workspace: the pull request's checkout.
+        let directory = step["working-directory"].as_str().map_or_else(
+            || self.workspace.clone(),
+            |folder| self.substitute(folder).into(),
+        );
+        let binary = PathBuf::from(env!("CARGO_BIN_EXE_clawops"));
+        let path = format!(
+            "{}:{}",
+            binary.parent().expect("bin folder").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new("bash");
+        command
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+            .arg(step["run"].as_str().expect("a script"))
+            .current_dir(directory)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .env("CARGO_INSTALL_ROOT", self.temp.path().join("installed"))
+            .env("GITHUB_ACTION_PATH", self.expression("github.action_path"))
+            .env("GITHUB_WORKSPACE", &self.workspace)
+            .env("RUNNER_TEMP", self.runner_temp())
+            .env("GITHUB_OUTPUT", self.outputs())
+            .env("GITHUB_STEP_SUMMARY", self.summary());
+        for variable in ["RUSTUP_HOME", "CARGO_HOME"] {
+            if let Some(value) = std::env::var_os(variable) {
+                command.env(variable, value);
+            }
+        }
+        if let Some(env) = step["env"].as_object() {
+            for (key, value) in env {
+                let value = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                command.env(key, self.substitute(&value));
+            }
+        }
+        command.output().expect("bash runs")
+    }
+
+    /// Runs the plan step, which never fails by itself; returns its outputs.
+    fn plan(&self) -> Vec<String> {
+        let result = self.run_step("Plan");
+        assert!(
+            result.status.success(),
+            "the plan step never fails by itself:\n{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        std::fs::read_to_string(self.outputs())
+            .expect("outputs written")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Runs the plan step on `base..head` of `repository`; returns its outputs.
 fn run_plan_script(repository: &Repo, base: &str, head: &str, output: &Path) -> Vec<String> {
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_clawops"));
-    let path = format!(
-        "{}:{}",
-        binary.parent().expect("bin folder").display(),
-        std::env::var("PATH").unwrap_or_default()
+    let runner = Runner::new(repository, base, head);
+    let outputs = runner.plan();
+    let kept = output.join("plan");
+    copy_recursively(&runner.runner_temp().join("clawops-plan"), &kept);
+    let old = runner
+        .runner_temp()
+        .join("clawops-plan")
+        .display()
+        .to_string();
+    let new = kept.display().to_string();
+    outputs
+        .into_iter()
+        .map(|line| line.replace(&old, &new))
+        .collect()
+}
+
+/// A hostile pull request: a rust-toolchain.toml whose toolchain, and a
+/// .cargo/config.toml whose rustc wrapper, write `marker` when run.
+fn plant_a_hostile_toolchain(repository: &Repo, marker: &Path) {
+    let evil = repository.path().join("evil");
+    let script = format!(
+        "#!/bin/sh\necho \"$0 $*\" >> '{}'\nexit 1\n",
+        marker.display()
     );
-    let outputs = output.join("outputs.txt");
-    let result = Command::new("bash")
-        .arg(project_root().join(PLAN_SCRIPT))
-        .current_dir(repository.path())
-        .env("PATH", path)
-        .env("EVENT_NAME", "pull_request")
-        .env("BASE_SHA", base)
-        .env("HEAD_SHA", head)
-        .env("FLEET_PATH", "fleet")
-        .env("FETCH_TOKEN", "unused")
-        .env("SERVER_URL", "https://github.com")
-        .env("OUTPUT_DIR", output.join("plan"))
-        .env("GITHUB_OUTPUT", &outputs)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("bash runs");
+    for tool in ["bin/cargo", "bin/rustc", "wrapper"] {
+        repository.write(&format!("evil/{tool}"), &script);
+        let path = evil.join(tool);
+        let mut permissions = std::fs::metadata(&path).expect("metadata").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).expect("chmod");
+    }
+    repository.write(
+        "rust-toolchain.toml",
+        format!("[toolchain]\npath = \"{}\"\n", evil.display()),
+    );
+    repository.write(
+        ".cargo/config.toml",
+        format!(
+            "[build]\nrustc-wrapper = \"{}\"\n",
+            evil.join("wrapper").display()
+        ),
+    );
+}
+
+/// A pull request changing scout's soul in the example fleet under `fleet/`.
+fn soul_change(repository: &Repo) -> (String, String) {
+    repository.copy_folder(&example("hiclaw-fleet"), "fleet");
+    let base = repository.commit("the fleet");
+    let worker = repository.path().join("fleet/workers/scout.yaml");
+    let text = std::fs::read_to_string(&worker).expect("read worker");
+    let changed = text.replace(
+        "You watch upstream projects",
+        "You watch upstream repositories",
+    );
+    assert_ne!(text, changed, "the example worker has a soul");
+    std::fs::write(&worker, changed).expect("write");
+    (base, repository.commit("a new soul for scout"))
+}
+
+#[test]
+fn every_step_runs_outside_the_pull_requests_checkout() {
+    let action = yaml(ACTION);
+    for step in action["runs"]["steps"].as_array().expect("steps") {
+        assert_eq!(
+            step["working-directory"], "${{ runner.temp }}",
+            "step {} runs in the checkout",
+            step["name"]
+        );
+    }
+    let install = &action["runs"]["steps"][0];
+    assert_eq!(
+        install["env"]["RUSTUP_TOOLCHAIN"], "stable",
+        "an explicit toolchain"
+    );
+}
+
+#[test]
+fn the_install_and_plan_steps_never_run_the_pull_requests_toolchain() {
+    let repository = Repo::new("hostile-pr");
+    let (base, _) = soul_change(&repository);
+    let runner_marker = tempfile::tempdir().expect("temp dir");
+    let marker = runner_marker.path().join("ran");
+    plant_a_hostile_toolchain(&repository, &marker);
+    let head = repository.commit("a new soul, and a toolchain of our own");
+    let runner = Runner::new(&repository, &base, &head);
+
+    let install = runner.run_step("Install clawops");
+    let ran = || std::fs::read_to_string(&marker).unwrap_or_default();
     assert!(
-        result.status.success(),
-        "the plan step never fails by itself:\n{}",
-        String::from_utf8_lossy(&result.stderr)
+        !marker.exists(),
+        "the pull request's toolchain ran:\n{}",
+        ran()
     );
-    std::fs::read_to_string(outputs)
-        .expect("outputs written")
+    assert!(
+        install.status.success(),
+        "the install step builds the action's own source:\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    assert!(
+        runner.temp.path().join("installed/bin/clawops").is_file(),
+        "installed from the action's folder"
+    );
+    let outputs = runner.plan();
+    assert_eq!(outputs[0], "exit-code=2", "{outputs:?}");
+    assert!(
+        !marker.exists(),
+        "the pull request's toolchain ran:\n{}",
+        ran()
+    );
+}
+
+#[test]
+fn what_the_plan_step_shows_on_github_is_scrubbed() {
+    let repository = Repo::new("leaky-pr");
+    let (base, _) = soul_change(&repository);
+    repository.write(
+        "fleet/workers/scout.yaml",
+        "kind: Worker\nmetadata: {name: scout}\nspec:\n  env: {API_TOKEN: PLANTED-1, DEBUG: x\n  \
+         args: [--db, SECRET_KEY=PLANTED-2]\n  [\n",
+    );
+    let head = repository.commit("a leaky, broken worker");
+    let direct = clawops()
+        .args(["plan", "--base", &base, "--rev", &head, "--path", "fleet"])
+        .arg(repository.path())
+        .output()
+        .expect("clawops runs");
+    let raw = String::from_utf8_lossy(&direct.stderr);
+    assert!(
+        raw.contains("PLANTED-1"),
+        "the error quotes the line:\n{raw}"
+    );
+
+    let runner = Runner::new(&repository, &base, &head);
+    let result = runner.run_step("Plan");
+    assert!(result.status.success());
+    let outputs: Vec<String> = std::fs::read_to_string(runner.outputs())
+        .expect("outputs")
         .lines()
         .map(str::to_owned)
-        .collect()
+        .collect();
+    assert_eq!(outputs[0], "exit-code=1", "{outputs:?}");
+    let body_path = outputs[4].strip_prefix("plan-markdown=").expect("markdown");
+    let body = std::fs::read_to_string(body_path).expect("body");
+    let summary = std::fs::read_to_string(runner.summary()).expect("job summary");
+    let log = String::from_utf8_lossy(&result.stderr).into_owned();
+    for (what, text) in [
+        ("comment body", &body),
+        ("job summary", &summary),
+        ("log", &log),
+    ] {
+        assert!(!text.contains("PLANTED"), "a secret in the {what}:\n{text}");
+        assert!(
+            text.contains("workers/scout.yaml"),
+            "the {what} says where:\n{text}"
+        );
+    }
+    assert!(summary.contains("API_TOKEN: ***"), "{summary}");
 }
 
 #[test]

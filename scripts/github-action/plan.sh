@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The plan step of the clawops GitHub Action (action.yml): plan the pull request's head
 # commit against its base commit, write the comment body and the JSON plan, and set the
-# step outputs. Inputs come through the environment only:
+# step outputs. The checkout is read as data: the script runs elsewhere (action.yml sets
+# the runner's temp folder) and hands the checkout's path to git and clawops. Everything
+# it writes for GitHub (the comment body, the job summary, the errors in the log) is
+# scrubbed of secret-looking values first. Inputs come through the environment only:
+#   REPOSITORY                      the pull request's checkout (github.workspace)
 #   EVENT_NAME, BASE_SHA, HEAD_SHA  the event and the pull request's two commits
 #   FLEET_PATH                      the fleet's subfolder ("." for the repository root)
 #   FETCH_TOKEN, SERVER_URL         to fetch the commits when the checkout lacks them
+#                                   (the token is also scrubbed from what is written)
 #   OUTPUT_DIR                      where plan.md, plan.json and errors.txt go
 #   GITHUB_OUTPUT, GITHUB_STEP_SUMMARY  set by the runner
 # The step itself fails only when it cannot run at all; a plan that fails is reported
@@ -26,7 +31,7 @@ rm -f "$plan_markdown" "$plan_json" "$errors"
 # checkout of a pull request holds only the merge commit).
 missing=()
 for commit in "$BASE_SHA" "$HEAD_SHA"; do
-  git cat-file -e "$commit^{commit}" 2>/dev/null || missing+=("$commit")
+  git -C "$REPOSITORY" cat-file -e "$commit^{commit}" 2>/dev/null || missing+=("$commit")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   basic="$(printf 'x-access-token:%s' "$FETCH_TOKEN" | base64 | tr -d '\n')"
@@ -35,7 +40,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   GIT_CONFIG_COUNT=1 \
     GIT_CONFIG_KEY_0="http.$SERVER_URL/.extraheader" \
     GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $basic" \
-    git fetch --quiet --no-tags --depth=1 origin "${missing[@]}"
+    git -C "$REPOSITORY" fetch --quiet --no-tags --depth=1 origin "${missing[@]}"
 fi
 
 subfolder="${FLEET_PATH#./}"
@@ -46,13 +51,12 @@ if [ -n "$subfolder" ] && [ "$subfolder" != "." ]; then
 fi
 
 set +e
-clawops --color never plan . ${path_arguments[@]+"${path_arguments[@]}"} \
+clawops --color never plan "$REPOSITORY" ${path_arguments[@]+"${path_arguments[@]}"} \
   --base "$BASE_SHA" --rev "$HEAD_SHA" \
   --format markdown --out "$plan_json" --detailed-exitcode \
   >"$plan_markdown" 2>"$errors"
 exit_code=$?
 set -e
-cat "$errors" >&2
 
 case "$exit_code" in
   0) has_changes=false ;;
@@ -80,6 +84,9 @@ else
   } >"$plan_markdown.tmp"
   mv "$plan_markdown.tmp" "$plan_markdown"
 fi
+# One scrubbing (the comment's) for all that reaches GitHub: the body, the summary, the log.
+GITHUB_TOKEN="$FETCH_TOKEN" clawops --color never github scrub "$plan_markdown" "$errors"
+cat "$errors" >&2
 summary="$(printf '%s' "$summary" | tr -d '\r\n')"
 
 json_output=""

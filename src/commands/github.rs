@@ -1,7 +1,8 @@
 //! `clawops github comment`: post the plan (or any markdown) as the pull request's one
-//! plan comment, from inside a GitHub Actions job.
+//! plan comment, from inside a GitHub Actions job; `clawops github scrub`: the comment's
+//! scrubbing, in place, for the other files the Action shows on GitHub.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::Context;
@@ -28,6 +29,20 @@ pub fn comment(context: &Context, body_file: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Scrubs each file in place with the token of GITHUB_TOKEN, when set; prints nothing
+/// unless a file cannot be scrubbed.
+pub fn scrub(context: &Context, files: &[PathBuf]) -> ExitCode {
+    let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
+    let mut status = ExitCode::SUCCESS;
+    for file in files {
+        if let Err(error) = github::scrub_file(file, token.trim()) {
+            context.printer.error(&error);
+            status = ExitCode::FAILURE;
+        }
+    }
+    status
 }
 
 /// The settings, then the body (so a missing variable is reported before a missing file).

@@ -50,6 +50,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Github {
             command: GithubCommand::Comment(args),
         } => github::comment(&context, &args.body_file),
+        Command::Github {
+            command: GithubCommand::Scrub(args),
+        } => github::scrub(&context, &args.files),
     }
 }
 

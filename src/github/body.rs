@@ -24,10 +24,16 @@ const HIDDEN: &str = "***";
 const CUT_NOTE: &str = "\n\n_This comment was cut to stay below GitHub's limit of 65,536 \
                         characters; run `clawops plan` locally to see all of it._\n";
 
-/// `KEY: value`, `KEY=value`, `"KEY": "value"`: a name, then `:` or `=`, then a value.
-static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+/// The key of an assignment: `KEY: ` (a space or the line's end after the colon, so
+/// `name:tag` is no assignment), `KEY=`, `"KEY":`, at the start of a line or after a
+/// character that cannot continue a name, a path or an address (so `image/key:v1`,
+/// `agent-key:v1` and `user@key:` hold no key), or after an option's dashes
+/// (`--password=…`). Only the key and its separator are matched: a value is never
+/// consumed unless its key is secret-looking, so `env={API_TOKEN: x}` and
+/// `--env=SECRET_KEY=x` are seen as the assignments they hold.
+static KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P<quote>["']?)(?P<separator>[ \t]*[:=][ \t]*)(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"',}\]]+)"#,
+        r#"(?m)(?:^|[^A-Za-z0-9_.\-/@:]|(?:^|[\s=])--?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?:["'][ \t]*[:=]|[ \t]*=|[ \t]*:(?:[ \t]|$))[ \t]*"#,
     )
     .expect("a valid pattern")
 });
@@ -56,29 +62,88 @@ pub fn prepare(body: &str, token: &str) -> String {
     fit(marked, COMMENT_LIMIT)
 }
 
-/// Replaces the token, secret-looking assignments, GitHub tokens and URL passwords.
+/// Replaces the token, secret-looking assignments, GitHub tokens and URL passwords. The
+/// one scrubbing of what reaches GitHub: the comment ([`prepare`]), GitHub's error
+/// messages, and the Action's files (`clawops github scrub`: the job summary, the
+/// `plan-markdown` output, the step log).
 pub fn scrub(text: &str, token: &str) -> String {
     let without_token = if token.len() >= 4 {
         text.replace(token, HIDDEN)
     } else {
         text.to_owned()
     };
-    let assignments = ASSIGNMENT.replace_all(&without_token, |captures: &Captures| {
-        let whole = &captures[0];
-        if !is_sensitive_key(&captures["name"]) || is_hidden(&captures["value"]) {
-            return whole.to_owned();
-        }
-        format!(
-            "{}{}{}{HIDDEN}",
-            &captures["name"], &captures["quote"], &captures["separator"]
-        )
-    });
+    let assignments = hide_assignments(&without_token);
     let tokens = GITHUB_TOKEN_SHAPE.replace_all(&assignments, HIDDEN);
     URL_PASSWORD
         .replace_all(&tokens, |captures: &Captures| {
             format!("{}{HIDDEN}@", &captures["scheme"])
         })
         .into_owned()
+}
+
+/// Hides the value of every assignment to a secret-looking key ([`is_sensitive_key`]):
+/// `KEY=value`, `KEY: value`, `{KEY: value}`, `"KEY": "value"`, `KEY: {a: b}`.
+fn hide_assignments(text: &str) -> String {
+    let mut scrubbed = String::with_capacity(text.len());
+    // Copied up to `copied`; the next key is looked for from `search`, which may be the
+    // last character of the previous key's separator (it leads the next key: `a=KEY=v`).
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(key) = KEY.captures_at(text, search) {
+        let whole = key.get(0).map_or(search..text.len(), |whole| whole.range());
+        let value_end = value_end(text, whole.end);
+        if is_sensitive_key(&key["name"]) && !is_hidden(&text[whole.end..value_end]) {
+            scrubbed.push_str(&text[copied..whole.end]);
+            scrubbed.push_str(HIDDEN);
+            copied = value_end;
+            search = value_end;
+        } else {
+            let last = text[..whole.end]
+                .chars()
+                .next_back()
+                .map_or(0, char::len_utf8);
+            search = (whole.end - last).max(search + 1);
+        }
+    }
+    scrubbed.push_str(&text[copied..]);
+    scrubbed
+}
+
+/// Where the value starting at `start` ends: a quoted string at its closing quote, a
+/// `{…}` or `[…]` at its closing bracket, anything else at a space, `,`, `}`, `]` or a
+/// backtick; never past the end of the line.
+fn value_end(text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    let line = rest.find(['\n', '\r']).map_or(rest, |end| &rest[..end]);
+    let closing = |offset: usize| start + offset;
+    let mut characters = line.char_indices();
+    match characters.next() {
+        None => start,
+        Some((_, quote @ ('"' | '\''))) => characters
+            .find(|(_, character)| *character == quote)
+            .map_or(closing(line.len()), |(index, _)| closing(index + 1)),
+        Some((_, open @ ('{' | '['))) => {
+            let close = if open == '{' { '}' } else { ']' };
+            let mut depth = 1_usize;
+            for (index, character) in characters {
+                if character == open {
+                    depth += 1;
+                } else if character == close {
+                    depth -= 1;
+                    if depth == 0 {
+                        return closing(index + 1);
+                    }
+                }
+            }
+            closing(line.len())
+        }
+        Some(_) => closing(
+            line.find(|character: char| {
+                character.is_whitespace() || matches!(character, ',' | '}' | ']' | '`')
+            })
+            .unwrap_or(line.len()),
+        ),
+    }
 }
 
 /// Whether a value is already hidden or names a secret rather than holding one.
@@ -150,6 +215,37 @@ mod tests {
         assert!(scrubbed.contains("GITHUB_TOKEN: ***"));
         assert!(scrubbed.contains("\"api_key\": ***"));
         assert!(scrubbed.contains("https://***@example.com/x"));
+    }
+
+    #[test]
+    fn assignments_inside_other_values_are_scrubbed() {
+        let text = "env: {API_TOKEN: PLANTED1, LOG: info}\n\
+                    --env=SECRET_KEY=PLANTED2 SECRET_KEY=PLANTED3\n\
+                    {\"env\":{\"API_TOKEN\":\"PLANTED4\",\"n\":1}}\n\
+                    credentials: {user: a, pass: PLANTED5}\n\
+                    `DB_PASSWORD=PLANTED6` and  PASSWORD = 'PLANTED 7' --password=PLANTED8\n";
+        let scrubbed = scrub(text, "");
+        assert!(!scrubbed.contains("PLANTED"), "{scrubbed}");
+        assert!(
+            scrubbed.contains("env: {API_TOKEN: ***, LOG: info}"),
+            "{scrubbed}"
+        );
+        assert!(
+            scrubbed.contains("--env=SECRET_KEY=*** SECRET_KEY=***"),
+            "{scrubbed}"
+        );
+        assert!(
+            scrubbed.contains("{\"env\":{\"API_TOKEN\":***,\"n\":1}}"),
+            "{scrubbed}"
+        );
+        assert!(scrubbed.contains("credentials: ***\n"), "{scrubbed}");
+        assert!(scrubbed.contains("`DB_PASSWORD=***`"), "{scrubbed}");
+    }
+
+    #[test]
+    fn keys_inside_paths_and_addresses_are_not_keys() {
+        let line = "image: ghcr.io/acme/key:v1 from git@host:key, agent-key:v2, sha256:abc";
+        assert_eq!(scrub(line, ""), line);
     }
 
     #[test]

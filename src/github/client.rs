@@ -1,5 +1,6 @@
 //! The few REST calls the comment needs: list a pull request's comments (every page),
-//! create one, edit one. Blocking: the command makes at most a handful of requests.
+//! learn whose token it is, create one, edit one. Blocking: the command makes at most a
+//! handful of requests.
 
 use std::time::Duration;
 
@@ -24,6 +25,17 @@ const MOST_PAGES: usize = 100;
 /// The longest error message from GitHub shown.
 const MESSAGE_LIMIT: usize = 300;
 
+/// Who writes comments with a GitHub Actions `GITHUB_TOKEN` (an app installation token,
+/// for which `GET /user` answers 403).
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// A comment's author as the API reports it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Author {
+    /// The login (`octocat`, `github-actions[bot]`).
+    pub login: String,
+}
+
 /// A comment as the API returns it (only what is needed).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Comment {
@@ -35,6 +47,19 @@ pub struct Comment {
     /// Its address on the web.
     #[serde(default)]
     pub html_url: String,
+    /// Who wrote it (absent for a deleted account).
+    #[serde(default)]
+    pub user: Option<Author>,
+}
+
+impl Comment {
+    /// Whether `login` wrote the comment (logins compare without regard to case, as
+    /// GitHub's do).
+    pub fn written_by(&self, login: &str) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|author| author.login.eq_ignore_ascii_case(login))
+    }
 }
 
 /// An authenticated client for one repository's pull request.
@@ -81,13 +106,32 @@ impl<'a> GithubClient<'a> {
         )
     }
 
-    /// The first comment (oldest first) whose body begins with `marker`, reading every
-    /// page the `Link` header points to.
+    /// The login the token comments as: `GET /user` when it answers, else (403, as it
+    /// answers an app installation token such as GitHub Actions' `GITHUB_TOKEN`)
+    /// [`ACTIONS_BOT`]. Any other failure is an error: editing someone else's comment is
+    /// worse than not commenting.
+    pub fn own_login(&self) -> Result<String, GithubError> {
+        #[derive(Deserialize)]
+        struct User {
+            login: String,
+        }
+        let url = format!("{}/user", self.settings.api_url);
+        match self.send(Step::Identify, self.http.get(url)) {
+            Ok(response) => Ok(decode::<User>(Step::Identify, response)?.login),
+            Err(GithubError::Status { status: 403, .. }) => Ok(ACTIONS_BOT.to_owned()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The first comment (oldest first) whose body begins with `marker` and whose author
+    /// is the token's own identity ([`Self::own_login`], asked once, and only when a
+    /// comment with the marker turns up), reading every page the `Link` header points to.
     pub fn find_comment(&self, marker: &str) -> Result<Option<Comment>, GithubError> {
         let mut url = Some(self.repository_url(&format!(
             "issues/{}/comments?per_page=100",
             self.settings.pull_request
         )));
+        let mut own: Option<String> = None;
         let mut pages = 0;
         while let Some(page_url) = url.take() {
             pages += 1;
@@ -97,14 +141,26 @@ impl<'a> GithubClient<'a> {
             let response = self.send(Step::ListComments, self.http.get(&page_url))?;
             let next = next_page(response.headers());
             let comments: Vec<Comment> = decode(Step::ListComments, response)?;
-            let found = comments.into_iter().find(|comment| {
-                comment
+            for comment in comments {
+                let marked = comment
                     .body
                     .as_deref()
-                    .is_some_and(|body| body.trim_start().starts_with(marker))
-            });
-            if found.is_some() {
-                return Ok(found);
+                    .is_some_and(|body| body.trim_start().starts_with(marker));
+                if !marked {
+                    continue;
+                }
+                let login = match own.take() {
+                    Some(login) => login,
+                    None => self.own_login()?,
+                };
+                if comment.written_by(&login) {
+                    return Ok(Some(comment));
+                }
+                own = Some(login);
+                tracing::info!(
+                    id = comment.id,
+                    "a comment with the marker by someone else is left alone"
+                );
             }
             url = next.map(|next| self.same_origin(next)).transpose()?;
         }

@@ -10,7 +10,7 @@ pub mod body;
 pub mod client;
 pub mod settings;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use client::{Comment, GithubClient};
 pub use settings::{GithubSettings, Token};
@@ -20,6 +20,8 @@ use crate::render::MARKDOWN_MARKER;
 /// A request the command makes, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// Asking whose token it is (`GET /user`).
+    Identify,
     /// Listing the pull request's comments.
     ListComments,
     /// Creating the comment.
@@ -34,6 +36,7 @@ pub enum Step {
 impl std::fmt::Display for Step {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Identify => formatter.write_str("asking GitHub whose token this is"),
             Self::ListComments => formatter.write_str("listing the pull request's comments"),
             Self::CreateComment => formatter.write_str("creating the comment"),
             Self::UpdateComment { id } => write!(formatter, "updating comment {id}"),
@@ -95,9 +98,19 @@ pub enum GithubError {
         path: PathBuf,
     },
     /// The body file could not be read.
-    #[error("could not read the comment body {}", path.display())]
+    #[error("could not read {}", path.display())]
     #[diagnostic(code(clawops::github::read_body))]
     ReadBody {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A scrubbed file could not be written back.
+    #[error("could not write the scrubbed {}", path.display())]
+    #[diagnostic(code(clawops::github::write_scrubbed))]
+    WriteScrubbed {
         /// The file.
         path: PathBuf,
         /// Why.
@@ -184,6 +197,23 @@ pub enum Action {
     Created,
     /// The existing comment was edited.
     Updated,
+}
+
+/// Scrubs `path` in place ([`body::scrub`], with `token`): for what the Action shows on
+/// GitHub besides the comment (the job summary, the step log).
+pub fn scrub_file(path: &Path, token: &str) -> Result<(), GithubError> {
+    let text = std::fs::read_to_string(path).map_err(|source| GithubError::ReadBody {
+        path: path.to_owned(),
+        source,
+    })?;
+    let scrubbed = body::scrub(&text, token);
+    if scrubbed == text {
+        return Ok(());
+    }
+    std::fs::write(path, scrubbed).map_err(|source| GithubError::WriteScrubbed {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Posts `body` as the pull request's plan comment, editing the existing one in place

@@ -287,9 +287,25 @@ fn fence_for<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// Escapes the characters that would open HTML in markdown text.
+/// Makes text from the repository (a commit subject, a fleet or team name) inert in
+/// markdown, in a paragraph as in an HTML block such as `<summary>`: `<`, `>` and `&`
+/// cannot open HTML, a `]` before `(` or `[` becomes a character reference (markdown shows
+/// it as `]` and never reads it as syntax), so no link or image is made, a backslash is
+/// shown as itself (so it cannot escape those references), and an `@` gets a zero-width
+/// joiner after it, so no one is mentioned (and notified). Emphasis is left alone.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut escaped = String::with_capacity(text.len());
+    let mut characters = text.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '\\' => escaped.push_str("&#92;"),
+            ']' if matches!(characters.peek(), Some('(' | '[')) => escaped.push_str("&#93;"),
+            '@' => escaped.push_str("@\u{200d}"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }

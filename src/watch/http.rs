@@ -1,6 +1,7 @@
 //! The daemon's HTTP server: liveness at `GET /healthz`, the status document at
 //! `GET /status`, Prometheus metrics at `GET /metrics`, and GitHub push webhooks at
-//! `POST /hooks/github`, which wake the daemon to fetch at once.
+//! `POST /hooks/github`, which wake the daemon to fetch at once. Connections are bounded
+//! in time and number ([`Limits`], see [`super::connections`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,9 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, RwLock};
 
+pub use super::connections::Limits;
+
+use super::connections;
 use super::metrics::Metrics;
 use super::status::DaemonStatus;
 use super::webhook::{Event, parse_event, signature_valid};
@@ -61,19 +65,31 @@ pub fn router(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then finishes the
-/// requests in flight and returns.
+/// Serves [`router`] on `listener` within the default [`Limits`] until `shutdown`
+/// completes, then lets the requests in flight finish for a few seconds at most.
 pub async fn serve(
     listener: TcpListener,
     shared: Shared,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, shared, Limits::default(), shutdown).await
+}
+
+/// [`serve`] within `limits` (see [`super::connections`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    shared: Shared,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "serving status, metrics and webhooks");
+        tracing::info!(
+            %address,
+            max_connections = limits.max_connections,
+            "serving status, metrics and webhooks"
+        );
     }
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
+    connections::serve(listener, router(shared), limits, shutdown).await
 }
 
 async fn healthz() -> &'static str {

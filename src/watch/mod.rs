@@ -6,9 +6,10 @@
 //! commit's fault) and [`progress`] (the rollout in the status). Its outward-facing parts:
 //! [`status`] (the status document the daemon publishes), [`webhook`] (GitHub webhook
 //! verification and parsing), [`metrics`] (Prometheus metrics), [`http`] (the server that
-//! exposes all three) and [`memory`] (what the daemon remembers across restarts, and its
+//! exposes all three, its connections bounded by [`connections`]) and [`memory`] (what the daemon remembers across restarts, and its
 //! pure decision per commit). [`settings`] are resolved by the `watch` command.
 
+pub mod connections;
 pub mod daemon;
 mod drift;
 pub mod http;

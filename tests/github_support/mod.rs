@@ -1,7 +1,8 @@
 //! A fake GitHub REST API for the `github comment` tests: a plain HTTP server on a free
-//! port of 127.0.0.1, in a thread, that records every request and answers the three calls
-//! the command makes the way GitHub does (comment pages with `Link` headers, 201 on
-//! create, 200 on edit), or fails every request with a chosen status.
+//! port of 127.0.0.1, in a thread, that records every request and answers the calls the
+//! command makes the way GitHub does (comment pages with `Link` headers, `GET /user`
+//! answering 403 to an app installation token like GitHub Actions' or the login of a
+//! user's token, 201 on create, 200 on edit), or fails every request with a chosen status.
 
 #![allow(dead_code)]
 
@@ -42,9 +43,23 @@ impl Recorded {
     }
 }
 
+/// What `GET /user` answers.
+#[derive(Clone, Debug, Default)]
+pub enum Identity {
+    /// 403 "Resource not accessible by integration", as GitHub answers an app
+    /// installation token (GitHub Actions' `GITHUB_TOKEN`).
+    #[default]
+    Installation,
+    /// 200 with this login, as for a personal access token.
+    User(String),
+    /// This status.
+    Failing(u16),
+}
+
 #[derive(Default)]
 struct State {
     pages: Vec<Vec<Value>>,
+    identity: Identity,
     failure: Option<(u16, String)>,
     requests: Vec<Recorded>,
 }
@@ -84,6 +99,13 @@ impl FakeGithub {
     pub fn failing(status: u16, message: &str) -> Self {
         let server = Self::start(Vec::new());
         server.state.lock().expect("state").failure = Some((status, message.to_owned()));
+        server
+    }
+
+    /// A server whose `GET /user` answers as `identity`.
+    pub fn with_identity(pages: Vec<Vec<Value>>, identity: Identity) -> Self {
+        let server = Self::start(pages);
+        server.state.lock().expect("state").identity = identity;
         server
     }
 
@@ -136,20 +158,40 @@ fn serve(stream: TcpStream, state: &Mutex<State>, base: &str) {
                 json!({ "message": message, "status": status.to_string() }),
             )
         }
-        None => answer(&request, &state.pages, base),
+        None => answer(&request, &state, base),
     };
     drop(state);
     write_response(stream, status, &headers, &body.to_string());
 }
 
 /// Routes the request like GitHub's REST API.
-fn answer(request: &Recorded, pages: &[Vec<Value>], base: &str) -> (u16, Vec<String>, Value) {
+fn answer(request: &Recorded, state: &State, base: &str) -> (u16, Vec<String>, Value) {
+    let pages = &state.pages;
     let comments_path = format!("/repos/{REPOSITORY}/issues/{PULL_REQUEST}/comments");
     let (path, query) = request
         .path
         .split_once('?')
         .unwrap_or((request.path.as_str(), ""));
     match request.method.as_str() {
+        "GET" if path == "/user" => match &state.identity {
+            Identity::Installation => (
+                403,
+                Vec::new(),
+                json!({
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                    "status": "403"
+                }),
+            ),
+            Identity::User(login) => (
+                200,
+                Vec::new(),
+                json!({ "login": login, "id": 1, "type": "User" }),
+            ),
+            Identity::Failing(status) => {
+                (*status, Vec::new(), json!({ "message": "Server Error" }))
+            }
+        },
         "GET" if path == comments_path => {
             let page: usize = query
                 .split('&')
@@ -241,6 +283,7 @@ fn write_response(mut stream: TcpStream, status: u16, headers: &[String], body: 
         200 => "OK",
         201 => "Created",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         _ => "Error",
     };
