@@ -126,7 +126,10 @@ fn the_daemon_status_and_log_never_show_a_remote_credential() {
         {
             break status;
         }
-        assert!(Instant::now() < deadline, "no failed fetch logged:\n{logged}");
+        assert!(
+            Instant::now() < deadline,
+            "no failed fetch logged:\n{logged}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.contains("\"remote\""), "{status}");

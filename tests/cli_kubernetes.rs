@@ -159,7 +159,10 @@ fn a_kubeconfig_named_by_the_repository_is_never_used() {
             .args([command, "--backend", "kubernetes", "."])
             .assert()
             .success();
-        assert!(!marker.exists(), "{command} ran the repository's exec plugin");
+        assert!(
+            !marker.exists(),
+            "{command} ran the repository's exec plugin"
+        );
     }
     clawops_in(home.path())
         .current_dir(repository.path())

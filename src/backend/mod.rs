@@ -95,8 +95,7 @@ pub async fn open(
     match config.fleet.backend {
         #[cfg(feature = "docker")]
         crate::spec::config::BackendKind::Docker => {
-            let backend =
-                docker::DockerBackend::connect("", fleet, &config.docker.network).await?;
+            let backend = docker::DockerBackend::connect("", fleet, &config.docker.network).await?;
             Ok(Box::new(backend))
         }
         #[cfg(feature = "kubernetes")]

@@ -163,13 +163,13 @@ mod tests {
         gix::url::parse(text).expect("valid URL")
     }
 
-    fn entry(location: &str) -> CacheEntry {
+    fn entry_of(location: &str) -> CacheEntry {
         CacheEntry::for_url(Path::new("/cache"), &super::super::redact_url(location))
     }
 
     #[test]
     fn entries_are_readable_unique_and_free_of_credentials() {
-        let entry = entry("https://example.com/org/fleet.git");
+        let entry = entry_of("https://example.com/org/fleet.git");
         let name = entry
             .repository
             .file_name()
@@ -180,11 +180,17 @@ mod tests {
         assert!(name.ends_with(".git"));
         assert_eq!(entry.repository.parent(), Some(Path::new("/cache/git")));
         assert_eq!(entry.lock, entry.repository.with_extension("lock"));
-        assert_ne!(entry.repository, entry("https://example.com/org/fleet").repository);
+        assert_ne!(
+            entry.repository,
+            entry_of("https://example.com/org/fleet").repository
+        );
 
-        let with_secret = entry("https://me:s3cret@example.com/org/x");
-        assert_eq!(with_secret, entry("https://someone:else@example.com/org/x"));
-        let with_token = entry("https://example.com:8443/org/x.git?access_token=t0ken&ref=a");
+        let with_secret = entry_of("https://me:s3cret@example.com/org/x");
+        assert_eq!(
+            with_secret,
+            entry_of("https://someone:else@example.com/org/x")
+        );
+        let with_token = entry_of("https://example.com:8443/org/x.git?access_token=t0ken&ref=a");
         let name = with_token.repository.to_string_lossy().into_owned();
         assert!(name.starts_with("/cache/git/example.com-org-x-"), "{name}");
         for (location, secret) in [
@@ -195,7 +201,7 @@ mod tests {
             ("https://h/fleet?private_token=t0ken", "t0ken"),
             ("https://h/fleet?private_token=t0ken", "private"),
         ] {
-            let name = entry(location).lock.to_string_lossy().into_owned();
+            let name = entry_of(location).lock.to_string_lossy().into_owned();
             assert!(!name.contains(secret), "{secret} in {name}");
         }
     }

@@ -168,9 +168,8 @@ impl SourceError {
     /// This error with the credentials of a remote location hidden in its text fields and
     /// in every error of its chain (`gix` quotes the URL it was given).
     pub(super) fn scrubbed(self, secrets: &super::redact::Secrets) -> Self {
-        let chain = |source: Box<dyn std::error::Error + Send + Sync>| {
-            secrets.scrub_error(source.as_ref())
-        };
+        let chain =
+            |source: Box<dyn std::error::Error + Send + Sync>| secrets.scrub_error(source.as_ref());
         match self {
             Self::SubfolderMissing { subfolder, origin } => Self::SubfolderMissing {
                 subfolder,

@@ -14,7 +14,14 @@ const MASK: &str = "***";
 
 /// Query parameters that always carry a credential, whatever their value looks like.
 const CREDENTIAL_PARAMETERS: [&str; 8] = [
-    "key", "sig", "pass", "pwd", "code", "jwt", "session", "sessionid",
+    "key",
+    "sig",
+    "pass",
+    "pwd",
+    "code",
+    "jwt",
+    "session",
+    "sessionid",
 ];
 
 /// Words that make a query parameter a credential wherever they appear in its name
@@ -174,7 +181,8 @@ impl Secrets {
             }
         }
         // Longest first, so a value containing another is hidden whole.
-        self.anywhere.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        self.anywhere
+            .sort_by_key(|value| std::cmp::Reverse(value.len()));
     }
 
     /// `text` with every credential of the location replaced by `***`.

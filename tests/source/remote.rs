@@ -271,7 +271,13 @@ fn cache_names(cache: &Folder) -> String {
     std::fs::read_dir(cache.path.join("git"))
         .map(|entries| {
             entries
-                .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+                .map(|entry| {
+                    entry
+                        .expect("entry")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         })
@@ -305,7 +311,10 @@ fn credentials_in_remote_locations_reach_neither_errors_nor_the_cache() {
         let error = read(location, &cache, None).expect_err("nothing to read there");
         let shown = everything_shown(&error);
         for secret in secrets {
-            assert!(!shown.contains(secret), "{secret} shown for {location}:\n{shown}");
+            assert!(
+                !shown.contains(secret),
+                "{secret} shown for {location}:\n{shown}"
+            );
         }
         let names = cache_names(&cache);
         for secret in secrets.iter().chain(&["access_token", "private_token"]) {
