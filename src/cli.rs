@@ -19,8 +19,8 @@ pub struct Cli {
     /// Which backend the live commands use, overriding `[fleet] backend`.
     #[arg(long, value_enum, global = true)]
     pub backend: Option<BackendChoice>,
-    /// Kubernetes: the kubeconfig file (default: `[kubernetes] kubeconfig`, `KUBECONFIG`,
-    /// `~/.kube/config`, else in-cluster).
+    /// Kubernetes: the kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, else
+    /// in-cluster). Never taken from the repository.
     #[arg(long, value_name = "FILE", global = true)]
     pub kubeconfig: Option<PathBuf>,
     /// Kubernetes: take over fields another field manager owns instead of reporting the
@@ -61,11 +61,8 @@ impl Cli {
                 BackendChoice::Kubernetes => crate::spec::config::BackendKind::Kubernetes,
                 BackendChoice::Hiclaw => crate::spec::config::BackendKind::Hiclaw,
             }),
-            kubeconfig: self
-                .kubeconfig
-                .as_ref()
-                .map(|path| path.to_string_lossy().into_owned()),
             endpoint: crate::backend::Endpoint {
+                kubeconfig: self.kubeconfig.clone(),
                 force_conflicts: self.force_conflicts,
                 hiclaw_url: self.hiclaw_url.clone(),
                 hiclaw_token: std::env::var("HICLAW_AUTH_TOKEN")

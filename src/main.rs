@@ -4,7 +4,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing::Level;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
     let cli = clawops::cli::Cli::parse();
@@ -15,13 +18,28 @@ fn main() -> ExitCode {
     };
     let filter =
         EnvFilter::try_from_env("CLAWOPS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if cli.log_format == clawops::cli::LogFormat::Json {
-        builder.json().init();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = if cli.log_format == clawops::cli::LogFormat::Json {
+        layer.json().boxed()
     } else {
-        builder.with_ansi(false).init();
-    }
+        layer.with_ansi(false).boxed()
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(filter_fn(|metadata| {
+            is_shown(metadata.target(), *metadata.level())
+        }))
+        .with(layer)
+        .init();
     clawops::commands::run(cli)
+}
+
+/// Whether an event may be logged at all, whatever `CLAWOPS_LOG` asks for: clawops's own
+/// at every level, every other crate's only at `warn` and `error`. The HTTP, Docker and
+/// Kubernetes clients log whole requests at `debug` and `trace` (a container's create
+/// body carries its resolved `!secret` env values, a request its bearer token, a URL its
+/// access token), so no level and no per-crate directive (`bollard=trace`) turns them on.
+fn is_shown(target: &str, level: Level) -> bool {
+    let own = target == "clawops" || target.starts_with("clawops::");
+    own || level <= Level::WARN
 }

@@ -120,3 +120,57 @@ fn without_any_cluster_configuration_the_error_says_where_it_looked() {
         .code(1)
         .stderr(contains("KUBECONFIG, ~/.kube/config or in-cluster"));
 }
+
+/// A kubeconfig whose `exec:` plugin creates `marker` before handing out a token.
+fn kubeconfig_running(marker: &Path) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let credential = r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}"#;
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: repo\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: repo\n  context: {{cluster: repo, user: repo}}\ncurrent-context: repo\nusers:\n- name: repo\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /bin/sh\n      args: [\"-c\", \"touch '{}'; echo '{credential}'\"]\n      interactiveMode: Never\n",
+        marker.display()
+    )
+}
+
+#[test]
+fn a_kubeconfig_named_by_the_repository_is_never_used() {
+    let home = tempfile::tempdir().expect("home");
+    let api = FakeApi::new();
+    let kubeconfig = api.serve(home.path());
+    let marker = home.path().join("the-repository-ran-a-command");
+    let repository = support::Repo::new("fleet");
+    repository.copy_folder(&example("hiclaw-fleet"), "");
+    repository.write("deploy/kubeconfig", kubeconfig_running(&marker));
+    let config = std::fs::read_to_string(repository.path().join("clawops.toml")).expect("toml");
+    repository.write(
+        "clawops.toml",
+        format!("{config}\n[kubernetes]\nkubeconfig = \"deploy/kubeconfig\"\n"),
+    );
+    repository.commit("a kubeconfig in the repository");
+    let line = config.lines().count() + 3;
+
+    // In a checkout, where the relative path would resolve: the operator's cluster is used.
+    for command in ["plan", "status"] {
+        clawops_in(home.path())
+            .current_dir(repository.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .args([command, "--backend", "kubernetes", "."])
+            .assert()
+            .success();
+        assert!(
+            !marker.exists(),
+            "{command} ran the repository's exec plugin"
+        );
+    }
+    clawops_in(home.path())
+        .current_dir(repository.path())
+        .args(["validate", "."])
+        .assert()
+        .success()
+        .stdout(contains(format!("clawops.toml:{line}:14")))
+        .stdout(contains("ignored-connection-setting"))
+        .stdout(contains("pass --kubeconfig or set KUBECONFIG"));
+    assert!(!marker.exists());
+}

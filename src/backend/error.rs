@@ -12,7 +12,7 @@ pub enum BackendError {
     #[diagnostic(
         code(clawops::backend::connect),
         help(
-            "check that it answers: Docker via [docker] host / DOCKER_HOST, Kubernetes via --kubeconfig, [kubernetes] kubeconfig, KUBECONFIG, ~/.kube/config or the pod's service account"
+            "check that it answers: Docker via DOCKER_HOST, Kubernetes via --kubeconfig, KUBECONFIG, ~/.kube/config or the pod's service account"
         )
     )]
     Connect {

@@ -35,6 +35,8 @@ use crate::spec::config::Config;
 /// the environment only, never the repository.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Endpoint {
+    /// `--kubeconfig`: the cluster (else `KUBECONFIG`, `~/.kube/config`, in-cluster).
+    pub kubeconfig: Option<std::path::PathBuf>,
     /// `--force-conflicts`: Kubernetes takes over fields another manager owns.
     pub force_conflicts: bool,
     /// `--hiclaw-url` / `HICLAW_CONTROLLER_URL`: the embedded controller's REST API.
@@ -52,6 +54,7 @@ impl std::fmt::Debug for Endpoint {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Endpoint")
+            .field("kubeconfig", &self.kubeconfig)
             .field("force_conflicts", &self.force_conflicts)
             .field("hiclaw_url", &self.hiclaw_url)
             .field(
@@ -64,12 +67,24 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+impl Endpoint {
+    /// `--kubeconfig` as the Kubernetes client takes it (empty: find the cluster as
+    /// `kubectl` does).
+    pub fn kubeconfig_path(&self) -> String {
+        self.kubeconfig
+            .as_ref()
+            .map(|path| path.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// The embedded HiClaw controller's REST API when neither `--hiclaw-url` nor
 /// `HICLAW_CONTROLLER_URL` names one (as upstream's `hiclaw` CLI).
 pub const DEFAULT_HICLAW_URL: &str = "http://localhost:8090";
 
 /// Opens the backend `config` names (`[fleet] backend`, already overridden by the command
-/// line) for `fleet`, reached as `endpoint` says. A backend left out of this build is
+/// line) for `fleet`, reached as `endpoint` says (Docker: `DOCKER_HOST`, else the local
+/// socket; nothing in `config` says where or as whom to connect). A backend left out of this build is
 /// [`BackendError::Unavailable`].
 pub async fn open(
     config: &Config,
@@ -80,9 +95,7 @@ pub async fn open(
     match config.fleet.backend {
         #[cfg(feature = "docker")]
         crate::spec::config::BackendKind::Docker => {
-            let backend =
-                docker::DockerBackend::connect(&config.docker.host, fleet, &config.docker.network)
-                    .await?;
+            let backend = docker::DockerBackend::connect("", fleet, &config.docker.network).await?;
             Ok(Box::new(backend))
         }
         #[cfg(feature = "kubernetes")]
@@ -93,7 +106,7 @@ pub async fn open(
                 &config.fleet.prefix,
             );
             let backend = kubernetes::KubernetesBackend::connect(
-                &config.kubernetes.kubeconfig,
+                &endpoint.kubeconfig_path(),
                 settings,
                 force_conflicts,
             )

@@ -11,22 +11,17 @@ use crate::spec::config::{BackendKind, Config};
 pub struct Connection {
     /// `--backend`, over `[fleet] backend`.
     pub backend: Option<BackendKind>,
-    /// `--kubeconfig`, over `[kubernetes] kubeconfig`.
-    pub kubeconfig: Option<String>,
-    /// `--force-conflicts`, the HiClaw controller's URL and token, and where the REST
-    /// transport keeps its record.
+    /// `--kubeconfig`, `--force-conflicts`, the HiClaw controller's URL and token, and
+    /// where the REST transport keeps its record.
     pub endpoint: crate::backend::Endpoint,
 }
 
 impl Connection {
-    /// `config` with these settings laid over it.
+    /// `config` with these settings laid over it (the endpoint is never in `config`).
     pub fn over(&self, config: &Config) -> Config {
         let mut config = config.clone();
         if let Some(backend) = self.backend {
             config.fleet.backend = backend;
-        }
-        if let Some(kubeconfig) = &self.kubeconfig {
-            config.kubernetes.kubeconfig = kubeconfig.clone();
         }
         config
     }
@@ -108,15 +103,14 @@ mod tests {
         let desired_config = Config::default();
         let connection = Connection {
             backend: Some(BackendKind::Kubernetes),
-            kubeconfig: Some("/tmp/kubeconfig".to_owned()),
             endpoint: crate::backend::Endpoint {
                 force_conflicts: true,
+                kubeconfig: Some("/tmp/kubeconfig".into()),
                 ..Default::default()
             },
         };
         let config = connection.over(&desired_config);
         assert_eq!(config.fleet.backend, BackendKind::Kubernetes);
-        assert_eq!(config.kubernetes.kubeconfig, "/tmp/kubeconfig");
         assert_eq!(Connection::default().over(&desired_config), desired_config);
     }
 }

@@ -9,8 +9,9 @@
 //! <cache_dir>/git/example.com-org-fleet-<16 hex digits>.lock   lock file (flock)
 //! ```
 //!
-//! The hex digits are the start of the SHA-256 of the URL without its password, so two
-//! URLs never share a repository while the readable part stays free of credentials.
+//! The hex digits are the start of the SHA-256 of the URL with its credentials hidden
+//! (user information and credential query parameters, see [`redact_url`](super::redact_url)),
+//! so two remotes never share a repository while no part of the name carries a credential.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -32,9 +33,10 @@ pub(super) struct CacheEntry {
 }
 
 impl CacheEntry {
-    /// Where `url` is cached below `cache_dir`.
-    pub(super) fn for_url(cache_dir: &Path, url: &gix::Url) -> Self {
-        let name = entry_name(url);
+    /// Where the remote at `shown` (its location with credentials hidden, as
+    /// [`redact_url`](super::redact_url) makes it) is cached below `cache_dir`.
+    pub(super) fn for_url(cache_dir: &Path, shown: &str) -> Self {
+        let name = entry_name(shown);
         let folder = cache_dir.join("git");
         Self {
             repository: folder.join(format!("{name}.git")),
@@ -95,10 +97,21 @@ impl CacheEntry {
     }
 }
 
-/// `<host>-<path words>-<hash>`: readable, unique per URL, and safe as a file name.
-fn entry_name(url: &gix::Url) -> String {
-    let host = url.host().unwrap_or("local");
-    let path = url.path.to_string();
+/// `<host>-<path words>-<hash>`: readable, unique per location, and safe as a file name.
+/// `shown` is the location with its credentials already hidden, so neither part can carry
+/// one: the query (where tokens go) is left out of the readable part, and the hash is of
+/// the redacted location (a changed token keeps its cache).
+fn entry_name(shown: &str) -> String {
+    let (host, path) = match shown.split_once("://") {
+        Some((_scheme, rest)) => {
+            let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            (if host.is_empty() { "local" } else { host }, path)
+        }
+        None => ("local", shown),
+    };
+    let host = host.split(':').next().unwrap_or(host);
     let path = path.trim_end_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path);
     let mut readable = String::with_capacity(host.len() + path.len() + 1);
@@ -114,9 +127,7 @@ fn entry_name(url: &gix::Url) -> String {
         .chars()
         .take(MAX_READABLE_NAME)
         .collect();
-    let mut without_secret = url.clone();
-    without_secret.password = None;
-    let digest = Sha256::digest(without_secret.to_bstring().as_slice());
+    let digest = Sha256::digest(shown.as_bytes());
     let hash = hex::encode(&digest[..8]);
     if readable.is_empty() {
         hash
@@ -126,8 +137,10 @@ fn entry_name(url: &gix::Url) -> String {
 }
 
 /// The remote repository's folder name without `.git` (the default fleet name).
+/// A query (where tokens go) never reaches it.
 pub(super) fn repository_name(url: &gix::Url) -> String {
     let path = url.path.to_string();
+    let path = path.split(['?', '#']).next().unwrap_or_default();
     let last = path
         .trim_end_matches('/')
         .rsplit(['/', ':'])
@@ -150,10 +163,13 @@ mod tests {
         gix::url::parse(text).expect("valid URL")
     }
 
+    fn entry_of(location: &str) -> CacheEntry {
+        CacheEntry::for_url(Path::new("/cache"), &super::super::redact_url(location))
+    }
+
     #[test]
-    fn entries_are_readable_unique_and_free_of_passwords() {
-        let cache = Path::new("/cache");
-        let entry = CacheEntry::for_url(cache, &url("https://example.com/org/fleet.git"));
+    fn entries_are_readable_unique_and_free_of_credentials() {
+        let entry = entry_of("https://example.com/org/fleet.git");
         let name = entry
             .repository
             .file_name()
@@ -164,19 +180,35 @@ mod tests {
         assert!(name.ends_with(".git"));
         assert_eq!(entry.repository.parent(), Some(Path::new("/cache/git")));
         assert_eq!(entry.lock, entry.repository.with_extension("lock"));
+        assert_ne!(
+            entry.repository,
+            entry_of("https://example.com/org/fleet").repository
+        );
 
-        let other = CacheEntry::for_url(cache, &url("https://example.com/org/fleet"));
-        assert_ne!(entry.repository, other.repository);
-
-        let with_secret = CacheEntry::for_url(cache, &url("https://me:s3cret@example.com/org/x"));
-        let without = CacheEntry::for_url(cache, &url("https://me@example.com/org/x"));
-        assert_eq!(with_secret, without);
-        assert!(!with_secret.repository.to_string_lossy().contains("s3cret"));
+        let with_secret = entry_of("https://me:s3cret@example.com/org/x");
+        assert_eq!(
+            with_secret,
+            entry_of("https://someone:else@example.com/org/x")
+        );
+        let with_token = entry_of("https://example.com:8443/org/x.git?access_token=t0ken&ref=a");
+        let name = with_token.repository.to_string_lossy().into_owned();
+        assert!(name.starts_with("/cache/git/example.com-org-x-"), "{name}");
+        for (location, secret) in [
+            ("https://me:s3cret@example.com/org/x", "s3cret"),
+            ("https://me:s3cret@example.com/org/x", "me"),
+            ("git://user:password@host/fleet", "password"),
+            ("git://user:password@host/fleet", "user"),
+            ("https://h/fleet?private_token=t0ken", "t0ken"),
+            ("https://h/fleet?private_token=t0ken", "private"),
+        ] {
+            let name = entry_of(location).lock.to_string_lossy().into_owned();
+            assert!(!name.contains(secret), "{secret} in {name}");
+        }
     }
 
     #[test]
     fn odd_characters_become_single_dashes() {
-        let name = entry_name(&url("file:///tmp/a b/../c//fleet.git/"));
+        let name = entry_name("file:///tmp/a b/../c//fleet.git/");
         assert!(name.starts_with("local-tmp-a-b-..-c-fleet-"), "{name}");
     }
 
@@ -185,5 +217,9 @@ mod tests {
         assert_eq!(repository_name(&url("file:///srv/git/fleet.git")), "fleet");
         assert_eq!(repository_name(&url("git://host/team/ops/")), "ops");
         assert_eq!(repository_name(&url("ssh://git@host:22/a/b.git")), "b");
+        assert_eq!(
+            repository_name(&url("https://h/org/fleet.git?access_token=t0ken")),
+            "fleet"
+        );
     }
 }

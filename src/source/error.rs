@@ -163,3 +163,57 @@ pub enum SourceError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
+
+impl SourceError {
+    /// This error with the credentials of a remote location hidden in its text fields and
+    /// in every error of its chain (`gix` quotes the URL it was given).
+    pub(super) fn scrubbed(self, secrets: &super::redact::Secrets) -> Self {
+        let chain =
+            |source: Box<dyn std::error::Error + Send + Sync>| secrets.scrub_error(source.as_ref());
+        match self {
+            Self::SubfolderMissing { subfolder, origin } => Self::SubfolderMissing {
+                subfolder,
+                origin: secrets.scrub(&origin),
+            },
+            Self::OpenRepository { path, source } => Self::OpenRepository {
+                path,
+                source: chain(source),
+            },
+            Self::ResolveRevision {
+                revision,
+                origin,
+                source,
+            } => Self::ResolveRevision {
+                revision,
+                origin: secrets.scrub(&origin),
+                source: chain(source),
+            },
+            Self::ReadObjects {
+                what,
+                origin,
+                source,
+            } => Self::ReadObjects {
+                what,
+                origin: secrets.scrub(&origin),
+                source: chain(source),
+            },
+            Self::ParseUrl { url, source } => Self::ParseUrl {
+                url: secrets.scrub(&url),
+                source: chain(source),
+            },
+            Self::InitCache { path, source } => Self::InitCache {
+                path,
+                source: chain(source),
+            },
+            Self::UpdateCache { path, source } => Self::UpdateCache {
+                path,
+                source: chain(source),
+            },
+            Self::Fetch { url, source } => Self::Fetch {
+                url: secrets.scrub(&url),
+                source: chain(source),
+            },
+            other => other,
+        }
+    }
+}

@@ -14,6 +14,9 @@ use super::{
 /// How many symbolic links in a row are followed before giving up.
 const MAX_LINK_HOPS: usize = 8;
 
+/// The longest link target read (a path, as `PATH_MAX`); a longer "link" is not followed.
+const MAX_LINK_TARGET: u64 = 4096;
+
 /// Whether `path` is the root of a git repository (a work tree with `.git`, or a bare one).
 pub(super) fn is_repository(path: &Path) -> bool {
     path.join(".git").exists() || (path.join("HEAD").is_file() && path.join("objects").is_dir())
@@ -123,10 +126,12 @@ pub(super) fn read_repository(
                 continue;
             }
         };
-        let object = repository
-            .find_object(blob_id)
-            .map_err(|error| objects_error(&path)(Box::new(error)))?;
-        let size = object.data.len() as u64;
+        // The size comes from the object's header, so a blob over the limit is never
+        // inflated: a few kilobytes of packed zeros could otherwise take gigabytes.
+        let size = repository
+            .find_header(blob_id)
+            .map_err(|error| objects_error(&path)(Box::new(error)))?
+            .size();
         if size > options.max_file_size {
             snapshot.rejected.push(RejectedFile {
                 path,
@@ -137,6 +142,9 @@ pub(super) fn read_repository(
             });
             continue;
         }
+        let object = repository
+            .find_object(blob_id)
+            .map_err(|error| objects_error(&path)(Box::new(error)))?;
         match accept_bytes(
             path,
             object.detach().data,
@@ -167,6 +175,13 @@ fn follow_link(
     let mut current_path = link_path.to_owned();
     let mut current_blob = link_blob;
     for _ in 0..MAX_LINK_HOPS {
+        let oversized = repository
+            .find_header(current_blob)
+            .ok()
+            .is_none_or(|header| header.size() > MAX_LINK_TARGET);
+        if oversized {
+            return Err(escapes(&current_path));
+        }
         let target = repository
             .find_object(current_blob)
             .map(|object| object.data.to_str_lossy().into_owned())

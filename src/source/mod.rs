@@ -11,6 +11,7 @@ mod cache;
 mod directory;
 mod error;
 mod git;
+mod redact;
 mod remote;
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::SourceError;
-pub(crate) use remote::redact_url;
+pub(crate) use redact::redact_url;
 
 /// The default largest file size considered (1 MiB).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;

@@ -22,6 +22,7 @@ use gix::remote::fetch::{RefMap, Shallow, Status, Tags};
 use gix::remote::{Direction, ref_map};
 
 use super::cache::{CacheEntry, repository_name};
+use super::redact::{Secrets, redact_url};
 use super::{Snapshot, SourceError, SourceOptions, git};
 
 /// Errors of the ref edits, whether from gix or from validating a ref name.
@@ -30,25 +31,6 @@ type BoxedError = Box<dyn std::error::Error + Send + Sync>;
 /// What the cache mirrors from every remote.
 const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 
-/// The URL as it may be shown in output and errors: a password, or an HTTP user name
-/// (where tokens go), becomes `***`.
-pub(crate) fn redact_url(location: &str) -> String {
-    let Some((scheme, rest)) = location.split_once("://") else {
-        return location.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return location.to_owned();
-    };
-    let user_information = &rest[..at];
-    let redacted = match user_information.split_once(':') {
-        Some((user, _password)) => format!("{user}:***"),
-        None if scheme.starts_with("http") => "***".to_owned(),
-        None => user_information.to_owned(),
-    };
-    format!("{scheme}://{redacted}{}", &rest[at..])
-}
-
 /// Whether a location names a remote rather than a local path.
 pub(super) fn is_remote(location: &str) -> bool {
     ["file://", "git://", "http://", "https://", "ssh://"]
@@ -56,15 +38,21 @@ pub(super) fn is_remote(location: &str) -> bool {
         .any(|scheme| location.starts_with(scheme))
 }
 
-/// Fetches the remote into the cache and reads it at the revision.
+/// Fetches the remote into the cache and reads it at the revision. Every error comes
+/// back with the location's credentials hidden, in its fields and in its whole chain.
 pub(super) fn read(options: &SourceOptions) -> Result<Snapshot, SourceError> {
+    let secrets = Secrets::of(&options.location);
+    read_remote(options).map_err(|error| error.scrubbed(&secrets))
+}
+
+fn read_remote(options: &SourceOptions) -> Result<Snapshot, SourceError> {
     let shown = redact_url(&options.location);
     let url =
         gix::url::parse(options.location.as_str()).map_err(|source| SourceError::ParseUrl {
             url: shown.clone(),
             source: Box::new(source),
         })?;
-    let entry = CacheEntry::for_url(&options.cache_dir, &url);
+    let entry = CacheEntry::for_url(&options.cache_dir, &shown);
     let _lock = entry.lock()?;
     let repository = entry.open_or_init()?;
     let remote = Remote {
@@ -292,35 +280,6 @@ fn head_edit(ref_map: &RefMap) -> Result<Option<RefEdit>, BoxedError> {
         name: "HEAD".try_into()?,
         deref: false,
     }))
-}
-
-#[cfg(test)]
-mod redaction_tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_and_http_tokens_are_hidden() {
-        assert_eq!(
-            redact_url("https://user:s3cret@example.com/fleet.git"),
-            "https://user:***@example.com/fleet.git"
-        );
-        assert_eq!(
-            redact_url("https://ghp_token@github.com/acme/fleet"),
-            "https://***@github.com/acme/fleet"
-        );
-        assert_eq!(
-            redact_url("ssh://git@example.com/fleet.git"),
-            "ssh://git@example.com/fleet.git"
-        );
-        assert_eq!(
-            redact_url("file:///srv/git/fleet.git"),
-            "file:///srv/git/fleet.git"
-        );
-        assert_eq!(
-            redact_url("git://127.0.0.1:9418/fleet"),
-            "git://127.0.0.1:9418/fleet"
-        );
-    }
 }
 
 #[cfg(test)]

@@ -71,26 +71,45 @@ impl Default for FleetConfig {
     }
 }
 
-/// `[docker]`.
+/// A connection setting the repository may no longer make (`[docker] host`,
+/// `[kubernetes] kubeconfig`): where and with which credentials clawops connects is the
+/// operator's choice (flags and environment), never the repository's, or a checkout could
+/// point `plan` at a kubeconfig whose `exec:` plugin runs a command of its choosing. The
+/// key is still read, so older files load, but its value is dropped unread; validation
+/// warns where it is written (`ignored-connection-setting`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IgnoredSetting;
+
+impl<'de> Deserialize<'de> for IgnoredSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| IgnoredSetting)
+    }
+}
+
+/// `[docker]`. The engine's address is not here: it comes from `DOCKER_HOST` (else the
+/// local socket).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DockerConfig {
-    /// Engine address; empty: `DOCKER_HOST` or the local socket.
-    pub host: String,
     /// Network every agent joins.
     pub network: String,
+    /// Formerly the engine's address: ignored, with a warning (set `DOCKER_HOST`).
+    #[serde(skip_serializing)]
+    #[schemars(skip)]
+    pub host: Option<IgnoredSetting>,
 }
 
 impl Default for DockerConfig {
     fn default() -> Self {
         Self {
-            host: String::new(),
             network: "hiclaw-net".to_owned(),
+            host: None,
         }
     }
 }
 
-/// `[kubernetes]`.
+/// `[kubernetes]`. The cluster and its credentials are not here: they come from
+/// `--kubeconfig`, else `KUBECONFIG`, `~/.kube/config`, else the pod's service account.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesConfig {
@@ -99,10 +118,12 @@ pub struct KubernetesConfig {
     /// Secret in that namespace holding the values of `!secret NAME` env references, one
     /// key per name.
     pub secret: String,
-    /// Kubeconfig file; empty: `--kubeconfig`, `KUBECONFIG`, `~/.kube/config`, in-cluster.
-    pub kubeconfig: String,
     /// Resources of every agent's container.
     pub resources: KubernetesResources,
+    /// Formerly the kubeconfig file: ignored, with a warning (pass `--kubeconfig`).
+    #[serde(skip_serializing)]
+    #[schemars(skip)]
+    pub kubeconfig: Option<IgnoredSetting>,
 }
 
 impl Default for KubernetesConfig {
@@ -110,8 +131,8 @@ impl Default for KubernetesConfig {
         Self {
             namespace: "hiclaw".to_owned(),
             secret: "clawops-secrets".to_owned(),
-            kubeconfig: String::new(),
             resources: KubernetesResources::default(),
+            kubeconfig: None,
         }
     }
 }

@@ -73,6 +73,9 @@ codes! {
     InvalidValue => "invalid-value",
     /// `clawops.toml` is not valid.
     InvalidConfig => "invalid-config",
+    /// `clawops.toml` says where or as whom to connect (`[docker] host`, `[kubernetes]
+    /// kubeconfig`): the repository may not, so the setting is ignored.
+    IgnoredConnectionSetting => "ignored-connection-setting",
     /// A resource name is not a valid DNS label.
     InvalidName => "invalid-name",
     /// A name clawops uses for its own objects (a `--previous` suffix, a `clawops-` prefix).

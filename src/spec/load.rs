@@ -33,13 +33,36 @@ struct RolloutCanarySpans {
     canary: Vec<toml::Spanned<String>>,
 }
 
+/// Only the connection settings a repository may no longer make, with their spans, for
+/// the warning that they are ignored.
+#[derive(Deserialize, Default)]
+struct ConnectionSpans {
+    #[serde(default)]
+    docker: DockerConnectionSpans,
+    #[serde(default)]
+    kubernetes: KubernetesConnectionSpans,
+}
+
+#[derive(Deserialize, Default)]
+struct DockerConnectionSpans {
+    host: Option<toml::Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct KubernetesConnectionSpans {
+    kubeconfig: Option<toml::Spanned<toml::Value>>,
+}
+
 /// Reads the snapshot into a [`Spec`] and the problems found while reading.
 pub fn load(snapshot: &Snapshot) -> (Spec, Vec<Diagnostic>) {
     let mut diagnostics = rejected_files(snapshot);
     let config_path = snapshot.config_path();
     let (config, canary_positions) = match snapshot.file(&config_path) {
         Some(file) => match parse_config(file) {
-            Ok(config) => (config, canary_positions(&file.text)),
+            Ok(config) => {
+                diagnostics.extend(ignored_connection_settings(file));
+                (config, canary_positions(&file.text))
+            }
             Err(diagnostic) => {
                 diagnostics.push(diagnostic);
                 (Config::default(), Vec::new())
@@ -219,6 +242,43 @@ fn canary_positions(text: &str) -> Vec<Position> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A warning for each connection setting `clawops.toml` writes: where and with which
+/// credentials clawops connects is the operator's choice, so the value is ignored (a
+/// kubeconfig named by a checkout could run any command through its `exec:` plugin).
+fn ignored_connection_settings(file: &SourceFile) -> Vec<Diagnostic> {
+    let Ok(spans) = toml::from_str::<ConnectionSpans>(&file.text) else {
+        return Vec::new();
+    };
+    [
+        (
+            spans.docker.host,
+            "[docker] host",
+            "remove it; set DOCKER_HOST where clawops runs",
+        ),
+        (
+            spans.kubernetes.kubeconfig,
+            "[kubernetes] kubeconfig",
+            "remove it; pass --kubeconfig or set KUBECONFIG where clawops runs",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(span, key, help)| {
+        let position = position_of_offset(&file.text, span?.span().start);
+        Some(
+            Diagnostic::warning(
+                Code::IgnoredConnectionSetting,
+                &file.path,
+                position,
+                format!(
+                    "`{key}` is ignored: where and with which credentials clawops connects is not the repository's to say"
+                ),
+            )
+            .with_help(help),
+        )
+    })
+    .collect()
 }
 
 /// A did-you-mean hint for toml's "unknown field `x`, expected one of `a`, `b`" messages.

@@ -342,3 +342,120 @@ fn unknown_revision_is_a_resolve_revision_error() {
         "{error:?}"
     );
 }
+
+/// Writes `size` zero bytes as a loose blob with `git hash-object -w --stdin` (streamed,
+/// never held in memory) and returns its id.
+fn zero_blob(repo: &Repo, size: usize) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("git")
+        .current_dir(repo.path())
+        .args(["hash-object", "-w", "--stdin"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git hash-object runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let chunk = vec![0_u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let part = left.min(chunk.len());
+        stdin.write_all(&chunk[..part]).expect("stream zeros");
+        left -= part;
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("git hash-object ends");
+    assert!(output.status.success(), "git hash-object failed");
+    String::from_utf8(output.stdout)
+        .expect("an id")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_huge_blob_is_rejected_from_its_header_without_being_inflated() {
+    const HUGE: usize = 64 << 20;
+    let repo = Repo::new("fleet");
+    repo.write("small.yaml", "a: 1\n");
+    let blob = zero_blob(&repo, HUGE);
+    repo.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("100644,{blob},huge.yaml"),
+    ]);
+    repo.git(&["add", "small.yaml"]);
+    repo.git(&["commit", "--quiet", "-m", "Huge"]);
+
+    // Cut the loose object just after its header: only a read that never inflates the
+    // body can still tell its size. Inflating it (64 MiB of memory) would fail instead.
+    let loose = repo
+        .path()
+        .join(".git/objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    let compressed = std::fs::read(&loose).expect("loose object");
+    assert!(compressed.len() > 1024, "{} bytes", compressed.len());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644))
+        .expect("make writable");
+    std::fs::write(&loose, &compressed[..64]).expect("truncate loose object");
+
+    let snapshot = repo.read_with(|_| {});
+    assert_eq!(paths(&snapshot), ["small.yaml"]);
+    assert_eq!(snapshot.rejected.len(), 1, "{:?}", snapshot.rejected);
+    assert_eq!(snapshot.rejected[0].path, "huge.yaml");
+    assert_eq!(
+        snapshot.rejected[0].reason,
+        Rejection::TooLarge {
+            size: HUGE as u64,
+            limit: clawops::source::DEFAULT_MAX_FILE_SIZE
+        }
+    );
+}
+
+#[test]
+fn a_packed_blob_over_the_limit_is_rejected_and_validate_says_file_too_large() {
+    const LARGE: usize = 8 << 20;
+    let repo = Repo::new("fleet");
+    let blob = zero_blob(&repo, LARGE);
+    repo.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("100644,{blob},teams/large.yaml"),
+    ]);
+    repo.git(&["commit", "--quiet", "-m", "Large"]);
+    repo.git(&["repack", "-a", "-d", "-q"]);
+    repo.git(&["prune-packed"]);
+    assert!(
+        !repo
+            .path()
+            .join(".git/objects")
+            .join(&blob[..2])
+            .join(&blob[2..])
+            .exists(),
+        "the blob is packed"
+    );
+    let snapshot = repo.read_with(|_| {});
+    assert_eq!(
+        snapshot.rejected[0].reason,
+        Rejection::TooLarge {
+            size: LARGE as u64,
+            limit: clawops::source::DEFAULT_MAX_FILE_SIZE
+        }
+    );
+    let output = super::support::clawops()
+        .arg("validate")
+        .arg(repo.path())
+        .output()
+        .expect("clawops runs");
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{printed}");
+    assert!(
+        printed.contains("file-too-large") && printed.contains("teams/large.yaml:1:1"),
+        "{printed}"
+    );
+}

@@ -254,3 +254,71 @@ fn unreachable_remotes_are_fetch_errors() {
     let error = read(&closed, &cache, None).expect_err("nothing listens");
     assert!(matches!(error, SourceError::Fetch { .. }), "{error:?}");
 }
+
+/// Every message of an error's chain, and its debug form.
+fn everything_shown(error: &SourceError) -> String {
+    let mut shown = format!("{error:?}\n");
+    let mut current: Option<&dyn std::error::Error> = Some(error);
+    while let Some(error) = current {
+        shown.push_str(&format!("{error}\n"));
+        current = error.source();
+    }
+    shown
+}
+
+/// The names of everything in the cache's `git` folder.
+fn cache_names(cache: &Folder) -> String {
+    std::fs::read_dir(cache.path.join("git"))
+        .map(|entries| {
+            entries
+                .map(|entry| {
+                    entry
+                        .expect("entry")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn credentials_in_remote_locations_reach_neither_errors_nor_the_cache() {
+    let server = Server::new();
+    server.commit_and_push("name: alpha\n", "First");
+    let daemon = Daemon::start(&server.served.path);
+    let cache = Folder::new("cache");
+    let secrets = ["hunter2", "deploy-user", "tok-4242", "glpat-777", "s3cr3t"];
+    let locations = [
+        // The daemon answers (informative errors) quoting the path and query it was asked.
+        format!(
+            "git://deploy-user:hunter2@127.0.0.1:{}/missing.git?access_token=tok-4242",
+            daemon.port
+        ),
+        format!(
+            "git://127.0.0.1:{}/fleet.git?private_token=glpat-777&password=s3cr3t",
+            daemon.port
+        ),
+        format!(
+            "file://deploy-user:hunter2@{}?token=tok-4242",
+            server.served.path.join("missing.git").display()
+        ),
+        "https://deploy-user:hunter2@127.0.0.1:9/fleet.git?access_token=tok-4242".to_owned(),
+    ];
+    for location in &locations {
+        let error = read(location, &cache, None).expect_err("nothing to read there");
+        let shown = everything_shown(&error);
+        for secret in secrets {
+            assert!(
+                !shown.contains(secret),
+                "{secret} shown for {location}:\n{shown}"
+            );
+        }
+        let names = cache_names(&cache);
+        for secret in secrets.iter().chain(&["access_token", "private_token"]) {
+            assert!(!names.contains(secret), "{secret} in the cache: {names}");
+        }
+    }
+}

@@ -48,7 +48,7 @@ pub async fn open(
     };
     let transport: Box<dyn Transport> = match config.hiclaw.transport {
         crate::spec::config::HiclawTransport::Kubernetes => {
-            let kube_config = super::kubernetes::load_config(&config.kubernetes.kubeconfig).await?;
+            let kube_config = super::kubernetes::load_config(&endpoint.kubeconfig_path()).await?;
             let address = kube_config.cluster_url.to_string();
             let client =
                 ::kube::Client::try_from(kube_config).map_err(|error| BackendError::Connect {

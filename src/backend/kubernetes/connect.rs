@@ -1,4 +1,4 @@
-//! Finding the cluster: `--kubeconfig` / `[kubernetes] kubeconfig`, else `KUBECONFIG`,
+//! Finding the cluster: `--kubeconfig`, else `KUBECONFIG`,
 //! `~/.kube/config`, else the in-cluster service account.
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
