@@ -62,7 +62,11 @@ async fn a_probe_that_never_ends_fails_the_gate_at_its_deadline() {
         started.elapsed()
     );
     match error {
-        BackendError::Unhealthy { agent: name, reason, .. } => {
+        BackendError::Unhealthy {
+            agent: name,
+            reason,
+            ..
+        } => {
             assert_eq!(name, agent.name);
             assert!(reason.contains("probe did not end"), "{reason}");
         }

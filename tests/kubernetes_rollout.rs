@@ -115,7 +115,11 @@ async fn a_lease_that_runs_out_while_an_apply_waits_is_taken_over_then() {
         started.elapsed()
     );
     let lease = api
-        .object(&object_path("coordination.k8s.io/v1", "leases", "clawops-lock"))
+        .object(&object_path(
+            "coordination.k8s.io/v1",
+            "leases",
+            "clawops-lock",
+        ))
         .expect("lease");
     assert_eq!(
         lease["spec"]["holderIdentity"],
@@ -167,7 +171,11 @@ async fn of_two_applies_taking_over_one_expired_lease_the_one_replacing_second_w
     );
     let (took_a, took_b) = tokio::join!(first.try_lock(&a), second.try_lock(&b));
     let won = [took_a.is_ok(), took_b.is_ok()];
-    assert_eq!(won.iter().filter(|won| **won).count(), 1, "{took_a:?} {took_b:?}");
+    assert_eq!(
+        won.iter().filter(|won| **won).count(),
+        1,
+        "{took_a:?} {took_b:?}"
+    );
     for result in [took_a, took_b].into_iter().filter(Result::is_err) {
         assert!(
             matches!(result, Err(BackendError::Locked { .. })),

@@ -117,14 +117,18 @@ pub enum ReconcileError {
     NotConfirmed,
     /// The lease could not be renewed while applying: it may be another apply's by now,
     /// so no further step was started (those running were let finish).
-    #[error("lost the apply lock while applying (its lease could not be renewed); no further step was started")]
+    #[error(
+        "lost the apply lock while applying (its lease could not be renewed); no further step was started"
+    )]
     #[diagnostic(
         code(clawops::apply::lock_lost),
         help("another apply may hold the lock now; apply again once it is free")
     )]
     LockLost(#[source] BackendError),
     /// A bug: the reconcile panicked. The lock was released.
-    #[error("the reconcile failed on an internal error (a panic: {message}); the apply lock was released")]
+    #[error(
+        "the reconcile failed on an internal error (a panic: {message}); the apply lock was released"
+    )]
     #[diagnostic(
         code(clawops::apply::panicked),
         help("this is a bug in clawops; please report it with the commit that caused it")

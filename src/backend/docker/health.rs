@@ -146,11 +146,13 @@ async fn judge(
     if let Some(probe) = probe {
         // A probe that has not ended by the gate's deadline is a failed look; the gate
         // then ends at its deadline.
-        return Ok(match exec(backend, &agent.name, &probe.exec, deadline).await? {
-            Ran::Exited { code: 0, .. } => Look::Done(()),
-            Ran::Exited { code, .. } => Look::Waiting(format!("probe exited with {code}")),
-            Ran::TimedOut => Look::Waiting("probe did not end before the deadline".to_owned()),
-        });
+        return Ok(
+            match exec(backend, &agent.name, &probe.exec, deadline).await? {
+                Ran::Exited { code: 0, .. } => Look::Done(()),
+                Ran::Exited { code, .. } => Look::Waiting(format!("probe exited with {code}")),
+                Ran::TimedOut => Look::Waiting("probe did not end before the deadline".to_owned()),
+            },
+        );
     }
     let unstable = "running, not yet stable".to_owned();
     match stable_since {
@@ -193,7 +195,10 @@ pub(super) async fn wait_healthy(
         let restarts = inspect.restart_count.unwrap_or_default();
         let state = inspect.state.unwrap_or_default();
         let mut since = stable_since.lock().map_or(None, |since| *since);
-        let found = judge(backend, agent, &state, probe, &mut since, restarts, deadline).await;
+        let found = judge(
+            backend, agent, &state, probe, &mut since, restarts, deadline,
+        )
+        .await;
         if let Ok(mut kept) = stable_since.lock() {
             *kept = since;
         }

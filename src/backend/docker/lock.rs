@@ -151,7 +151,10 @@ impl DockerBackend {
             return Ok(());
         };
         if let Some(holder) = holder
-            && !found.lease.as_ref().is_some_and(|current| current.is(holder))
+            && !found
+                .lease
+                .as_ref()
+                .is_some_and(|current| current.is(holder))
         {
             return Ok(());
         }
@@ -246,7 +249,10 @@ impl DockerBackend {
             transient: false,
             source: Box::new(source),
         })?;
-        let tar = archive(&name, [(LEASE_FILE.trim_start_matches('/'), lease.as_slice())])?;
+        let tar = archive(
+            &name,
+            [(LEASE_FILE.trim_start_matches('/'), lease.as_slice())],
+        )?;
         let options = UploadToContainerOptionsBuilder::new().path("/").build();
         match self
             .docker

@@ -63,7 +63,11 @@ impl Backend for PanicsOnCreate {
         }
         self.0.create_agent(agent, commit).await
     }
-    async fn recreate_agent(&self, agent: &Agent, commit: Option<&str>) -> Result<(), BackendError> {
+    async fn recreate_agent(
+        &self,
+        agent: &Agent,
+        commit: Option<&str>,
+    ) -> Result<(), BackendError> {
         self.0.recreate_agent(agent, commit).await
     }
     async fn finish_recreate(&self, name: &str) -> Result<(), BackendError> {
