@@ -31,7 +31,9 @@ async fn the_lease_is_created_renewed_released_and_taken_over_once_expired() {
     let api = FakeApi::new();
     let backend = api.backend("acme", false);
     let lease = object_path("coordination.k8s.io/v1", "leases", "clawops-lock");
-    let first = holder("ci-1", 1_000, 1_060);
+    // Expiry is judged against the clock now: these leases are live.
+    let now = unix_now();
+    let first = holder("ci-1", now, now + 60);
     backend.try_lock(&first).await.expect("lock");
     let created = api.object(&lease).expect("lease");
     assert_eq!(created["spec"]["holderIdentity"], "ci-1/7");
@@ -41,14 +43,14 @@ async fn the_lease_is_created_renewed_released_and_taken_over_once_expired() {
             == "POST /apis/coordination.k8s.io/v1/namespaces/hiclaw/leases")
     );
 
-    let second = holder("ci-2", 1_010, 1_070);
+    let second = holder("ci-2", now + 10, now + 70);
     let error = backend.try_lock(&second).await.expect_err("held");
     assert!(
         matches!(&error, BackendError::Locked { holder } if holder.host == "ci-1"),
         "{error:?}"
     );
 
-    let renewed = holder("ci-1", 1_000, 1_080);
+    let renewed = holder("ci-1", now, now + 80);
     backend.renew_lock(&renewed).await.expect("renew");
     let put = api
         .requests()
@@ -87,6 +89,103 @@ async fn the_lease_is_created_renewed_released_and_taken_over_once_expired() {
     assert_eq!(
         api.object(&lease).expect("lease")["spec"]["holderIdentity"],
         "ci-2/7"
+    );
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+#[tokio::test]
+async fn a_lease_that_runs_out_while_an_apply_waits_is_taken_over_then() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let other = holder("ci-1", unix_now(), unix_now() + 2);
+    backend.try_lock(&other).await.expect("another apply");
+    let started = std::time::Instant::now();
+    let ours = clawops::apply::lock::acquire(&backend, std::time::Duration::from_secs(20))
+        .await
+        .expect("taken over once it ran out");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let lease = api
+        .object(&object_path(
+            "coordination.k8s.io/v1",
+            "leases",
+            "clawops-lock",
+        ))
+        .expect("lease");
+    assert_eq!(
+        lease["spec"]["holderIdentity"],
+        format!("{}/{}", ours.host, ours.pid)
+    );
+}
+
+#[tokio::test]
+async fn a_lease_without_a_readable_holder_runs_out_by_its_spec() {
+    let api = FakeApi::new();
+    let backend = api.backend("acme", false);
+    let path = object_path("coordination.k8s.io/v1", "leases", "clawops-lock");
+    let lease = |renewed: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "clawops-lock", "namespace": NAMESPACE,
+                         "annotations": {"clawops.dev/holder": "garbled"}},
+            "spec": {"holderIdentity": "elsewhere", "leaseDurationSeconds": 60,
+                     "renewTime": renewed}})
+    };
+    let ours = holder("ci-2", unix_now(), unix_now() + 60);
+    api.put(&path, lease("2999-01-01T00:00:00.000000Z"));
+    let error = backend.try_lock(&ours).await.expect_err("renewed lately");
+    assert!(
+        matches!(&error, BackendError::Locked { holder } if holder.host == "unknown"),
+        "{error:?}"
+    );
+    api.put(&path, lease("2020-01-01T00:00:00.000000Z"));
+    backend
+        .try_lock(&ours)
+        .await
+        .expect("ran out long ago: taken over");
+    assert_eq!(
+        api.object(&path).expect("lease")["spec"]["holderIdentity"],
+        "ci-2/7"
+    );
+}
+
+#[tokio::test]
+async fn of_two_applies_taking_over_one_expired_lease_the_one_replacing_second_waits() {
+    let api = FakeApi::new();
+    let first = api.backend("acme", false);
+    let second = api.backend("acme", false);
+    let path = object_path("coordination.k8s.io/v1", "leases", "clawops-lock");
+    let dead = holder("gone", unix_now() - 600, unix_now() - 300);
+    first.try_lock(&dead).await.expect("a stale lease");
+    let (a, b) = (
+        holder("ci-1", unix_now(), unix_now() + 60),
+        holder("ci-2", unix_now(), unix_now() + 60),
+    );
+    let (took_a, took_b) = tokio::join!(first.try_lock(&a), second.try_lock(&b));
+    let won = [took_a.is_ok(), took_b.is_ok()];
+    assert_eq!(
+        won.iter().filter(|won| **won).count(),
+        1,
+        "{took_a:?} {took_b:?}"
+    );
+    for result in [took_a, took_b].into_iter().filter(Result::is_err) {
+        assert!(
+            matches!(result, Err(BackendError::Locked { .. })),
+            "the loser waits: {result:?}"
+        );
+    }
+    let winner = if won[0] { &a } else { &b };
+    assert_eq!(
+        api.object(&path).expect("lease")["spec"]["holderIdentity"],
+        format!("{}/7", winner.host)
     );
 }
 

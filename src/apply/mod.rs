@@ -47,6 +47,8 @@ struct Run<'a, B: Backend + ?Sized> {
     /// The commit the plan was made from, recorded on what is applied.
     commit: Option<&'a str>,
     stop: &'a AtomicBool,
+    /// The apply lock was lost (a renewal failed): nothing new starts.
+    lock_lost: &'a AtomicBool,
     /// A step failed: nothing new starts.
     halted: AtomicBool,
     /// Bounds the operations running at once (health gates only wait, and do not count).
@@ -56,7 +58,9 @@ struct Run<'a, B: Backend + ?Sized> {
 impl<B: Backend + ?Sized> Run<'_, B> {
     /// Whether new steps may still start.
     fn may_start(&self) -> bool {
-        !self.halted.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
+        !self.halted.load(Ordering::SeqCst)
+            && !self.stop.load(Ordering::SeqCst)
+            && !self.lock_lost.load(Ordering::SeqCst)
     }
 }
 
@@ -74,6 +78,21 @@ pub async fn apply<B: Backend + ?Sized>(
     progress: &dyn Progress,
     stop: &AtomicBool,
 ) -> ApplyReport {
+    let never_lost = AtomicBool::new(false);
+    apply_held(backend, desired, plan, options, progress, stop, &never_lost).await
+}
+
+/// [`apply`] under the apply lock: once `lock_lost` is set (a renewal of the lease
+/// failed, see [`lock::Held`]) no new step starts, as after a failed step.
+pub async fn apply_held<B: Backend + ?Sized>(
+    backend: &B,
+    desired: &Desired,
+    plan: &Plan,
+    options: &ApplyOptions,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+    lock_lost: &AtomicBool,
+) -> ApplyReport {
     let run = Run {
         backend,
         desired,
@@ -82,6 +101,7 @@ pub async fn apply<B: Backend + ?Sized>(
             .as_ref()
             .map(|revision| revision.commit.as_str()),
         stop,
+        lock_lost,
         halted: AtomicBool::new(false),
         limit: Semaphore::new(options.concurrency.max(1)),
     };
@@ -109,7 +129,7 @@ pub async fn apply<B: Backend + ?Sized>(
         schedule.finished(id, Some(result), progress);
     }
     let report = schedule.report(
-        run.halted.load(Ordering::SeqCst),
+        run.halted.load(Ordering::SeqCst) || lock_lost.load(Ordering::SeqCst),
         stop.load(Ordering::SeqCst),
         progress,
     );

@@ -2,9 +2,16 @@
 //! apply` and every apply of the watch daemon: look without the lock (an up-to-date fleet
 //! needs none), take the lock, settle an interrupted apply, observe, plan, check the plan
 //! (saved plan, blast-radius guard, confirmation), prepare, walk, record.
+//!
+//! A panic anywhere in it (a bug) does not unwind past [`Reconcile::run`]: the lock is
+//! released and the reconcile fails with [`ReconcileError::Panicked`], which the daemon
+//! treats like a failed rollout (the commit is quarantined).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use super::observe::observe;
 use super::settings::PlanSettings;
@@ -127,6 +134,28 @@ pub enum ReconcileError {
     #[error("not confirmed; nothing was changed")]
     #[diagnostic(code(clawops::apply::not_confirmed))]
     NotConfirmed,
+    /// The lease could not be renewed while applying: it may be another apply's by now,
+    /// so no further step was started (those running were let finish).
+    #[error(
+        "lost the apply lock while applying (its lease could not be renewed); no further step was started"
+    )]
+    #[diagnostic(
+        code(clawops::apply::lock_lost),
+        help("another apply may hold the lock now; apply again once it is free")
+    )]
+    LockLost(#[source] BackendError),
+    /// A bug: the reconcile panicked. The lock was released.
+    #[error(
+        "the reconcile failed on an internal error (a panic: {message}); the apply lock was released"
+    )]
+    #[diagnostic(
+        code(clawops::apply::panicked),
+        help("this is a bug in clawops; please report it with the commit that caused it")
+    )]
+    Panicked {
+        /// The panic's message, when it has one.
+        message: String,
+    },
 }
 
 impl ReconcileError {
@@ -140,17 +169,19 @@ impl ReconcileError {
             | ReconcileError::Observe(error)
             | ReconcileError::Prepare(error)
             | ReconcileError::Finish(error) => error.is_transient(),
+            ReconcileError::LockLost(_) => true,
             ReconcileError::SavedPlanCommit { .. }
             | ReconcileError::SavedPlanFleet
             | ReconcileError::SavedPlanEdited { .. }
             | ReconcileError::MassDeletion(_)
-            | ReconcileError::NotConfirmed => false,
+            | ReconcileError::NotConfirmed
+            | ReconcileError::Panicked { .. } => false,
         }
     }
 
     /// Whether the desired state itself is to blame (an image or secret it names is
-    /// missing, a refusal), rather than the backend: the daemon quarantines such a commit,
-    /// and tries the others again.
+    /// missing, a refusal, a panic on it), rather than the backend: the daemon quarantines
+    /// such a commit, and tries the others again.
     pub fn blames_the_commit(&self) -> bool {
         match self {
             ReconcileError::Prepare(error) => !error.is_transient(),
@@ -158,8 +189,10 @@ impl ReconcileError {
             | ReconcileError::SavedPlanFleet
             | ReconcileError::SavedPlanEdited { .. }
             | ReconcileError::MassDeletion(_)
-            | ReconcileError::NotConfirmed => true,
+            | ReconcileError::NotConfirmed
+            | ReconcileError::Panicked { .. } => true,
             ReconcileError::OpenBackend(_)
+            | ReconcileError::LockLost(_)
             | ReconcileError::TakeLock(_)
             | ReconcileError::SettleInterrupted(_)
             | ReconcileError::Observe(_)
@@ -169,15 +202,35 @@ impl ReconcileError {
 }
 
 impl Reconcile<'_> {
-    /// Runs the reconcile.
+    /// Runs the reconcile; a panic inside becomes [`ReconcileError::Panicked`] (the lock
+    /// released first).
     pub async fn run(&self) -> Result<Reconciled, ReconcileError> {
+        AssertUnwindSafe(self.unguarded())
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let message = panic_message(panic.as_ref());
+                tracing::error!(message = %message, "the reconcile panicked; the apply lock was released");
+                Err(ReconcileError::Panicked { message })
+            })
+    }
+
+    /// The reconcile, panics unwinding through it (the lock's holding releases the lock
+    /// on the way).
+    async fn unguarded(&self) -> Result<Reconciled, ReconcileError> {
         if self.saved.is_none() && self.already_settled().await {
             return Ok(Reconciled::NoChanges);
         }
         let holder = crate::apply::lock::acquire(self.backend, self.lock_timeout)
             .await
             .map_err(ReconcileError::TakeLock)?;
-        crate::apply::lock::hold_while(self.backend, holder, self.locked()).await
+        let held = crate::apply::lock::Held::default();
+        let result =
+            crate::apply::lock::hold_while(self.backend, holder, &held, self.locked(&held)).await;
+        match held.take_error() {
+            Some(error) => Err(ReconcileError::LockLost(error)),
+            None => result,
+        }
     }
 
     /// Whether the live fleet already is as desired (and no interrupted apply left
@@ -200,7 +253,7 @@ impl Reconcile<'_> {
     }
 
     /// Everything done under the lock: settle, observe, plan, check, prepare, walk.
-    async fn locked(&self) -> Result<Reconciled, ReconcileError> {
+    async fn locked(&self, held: &crate::apply::lock::Held) -> Result<Reconciled, ReconcileError> {
         // Finish what an interrupted apply left behind (a recreate cut short) before
         // looking at the fleet, so the plan starts from a settled state.
         self.backend
@@ -229,11 +282,16 @@ impl Reconcile<'_> {
         if !(self.confirm)(&plan) {
             return Err(ReconcileError::NotConfirmed);
         }
-        self.walk(plan).await
+        self.walk(plan, held).await
     }
 
-    /// Prepares the backend (images, secrets) and walks the plan.
-    async fn walk(&self, plan: Plan) -> Result<Reconciled, ReconcileError> {
+    /// Prepares the backend (images, secrets) and walks the plan, starting no step once
+    /// the lock is lost.
+    async fn walk(
+        &self,
+        plan: Plan,
+        held: &crate::apply::lock::Held,
+    ) -> Result<Reconciled, ReconcileError> {
         // Images and secrets are checked for every agent that gets a new container.
         let touched: Vec<&Agent> = plan
             .steps
@@ -250,13 +308,14 @@ impl Reconcile<'_> {
             concurrency: concurrency(self.desired),
         };
         let started = Instant::now();
-        let report = crate::apply::apply(
+        let report = crate::apply::apply_held(
             self.backend,
             self.desired,
             &plan,
             &options,
             self.progress,
             self.stop,
+            held.lost_flag(),
         )
         .await;
         // Even after a halted walk: what was created is recorded (Kubernetes: the inventory
@@ -271,6 +330,15 @@ impl Reconcile<'_> {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// What a panic said: its message when it is a string.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 /// How many steps run at once: every team that may run side by side, each restarting
@@ -344,6 +412,9 @@ pub fn verify_saved(
     })
 }
 
+#[cfg(all(test, feature = "docker"))]
+mod panics;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +459,14 @@ mod tests {
                 true,
             ),
             (ReconcileError::NotConfirmed, false, true),
+            (ReconcileError::LockLost(unreachable()), true, false),
+            (
+                ReconcileError::Panicked {
+                    message: "attempt to add with overflow".to_owned(),
+                },
+                false,
+                true,
+            ),
         ];
         for (error, transient, blamed) in cases {
             assert_eq!(error.is_transient(), transient, "{error:?}");

@@ -3,6 +3,8 @@
 //! otherwise look for drift from the last good commit and, with `--self-heal`, correct it.
 //! Transient failures are tried again with backoff instead ([`super::retry`]). One log
 //! line per decision. Every load, observe and reconcile goes through [`crate::engine`].
+//! A panic while checking or reconciling a new commit (a bug) quarantines that commit
+//! like a failed rollout, the apply lock released, instead of ending the daemon.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -263,7 +265,23 @@ impl Daemon {
     /// Validates and applies a new commit; quarantines it when it is invalid, refused, or
     /// its rollout fails for a reason retrying will not fix.
     async fn apply_commit(&mut self, snapshot: Snapshot, head: CommitAt) -> ReconcileResult {
-        let loaded = match engine::check(snapshot, self.connection.backend) {
+        let backend = self.connection.backend;
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine::check(snapshot, backend)
+        }));
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(panic) => {
+                let error = ReconcileError::Panicked {
+                    message: engine::reconcile::panic_message(panic.as_ref()),
+                };
+                return self
+                    .judge(&head.commit, Err(error))
+                    .await
+                    .unwrap_or(ReconcileResult::Failed);
+            }
+        };
+        let loaded = match checked {
             Ok(loaded) => loaded,
             Err(LoadError::CheckSpec(invalid)) => {
                 let reason = invalid.first_error();
@@ -420,5 +438,60 @@ impl Daemon {
         let result = reconcile.run().await;
         self.shared.status.write().await.rollout = None;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::PlanSettings;
+    use crate::source::SourceOptions;
+
+    fn daemon(state: &std::path::Path) -> Daemon {
+        let settings = WatchSettings {
+            source: SourceOptions::new("https://example.invalid/fleet.git"),
+            branch: "main".to_owned(),
+            shown_remote: "https://example.invalid/fleet.git".to_owned(),
+            interval: Duration::from_secs(60),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            webhook_secret: None,
+            self_heal: false,
+            plan: PlanSettings::default(),
+            lock_timeout: Duration::from_secs(1),
+            state_file: state.join("state.json"),
+        };
+        let memory = Memory::load(&settings.state_file).expect("memory");
+        let shared = shared_state(&settings, &memory);
+        Daemon {
+            settings,
+            connection: Connection::default(),
+            shared,
+            memory,
+            applied: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            backoff: Backoff::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_that_panicked_quarantines_its_commit_on_disk_too() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let mut daemon = daemon(state.path());
+        let commit = "c0ffee".repeat(6);
+        let panicked = ReconcileError::Panicked {
+            message: "attempt to add with overflow".to_owned(),
+        };
+        let result = daemon.judge(&commit, Err(panicked)).await;
+        assert_eq!(result, Some(ReconcileResult::Failed));
+        assert_eq!(daemon.memory.decide(&commit), Decision::Quarantined);
+        let status = daemon.shared.status.read().await;
+        let failed = &status.failed;
+        assert!(
+            failed[0].reason.contains("attempt to add with overflow"),
+            "{failed:?}"
+        );
+        drop(status);
+        let remembered = Memory::load(&daemon.settings.state_file).expect("saved memory");
+        assert_eq!(remembered.decide(&commit), Decision::Quarantined);
     }
 }

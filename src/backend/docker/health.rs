@@ -16,12 +16,64 @@ use crate::spec::hiclaw::Probe;
 /// How long a container without health check or probe must stay up.
 const STABILITY_WINDOW: Duration = Duration::from_secs(2);
 
-/// Runs `command` in `container`; returns its exit code and combined output.
+/// The most output an exec keeps (bytes); the rest is read and dropped, so a chatty probe
+/// cannot fill the memory of the apply.
+pub(super) const OUTPUT_CAP: usize = 64 * 1024;
+
+/// What a command run in a container did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Ran {
+    /// It exited with this code (`-1` when the engine does not say), and wrote this (its
+    /// first [`OUTPUT_CAP`] bytes).
+    Exited {
+        /// The exit code.
+        code: i64,
+        /// Combined stdout and stderr, lossily decoded.
+        output: String,
+    },
+    /// It had not ended by the deadline: nothing more is read or awaited (the engine has no
+    /// call to stop an exec; the process ends with its container, or by itself).
+    TimedOut,
+}
+
+/// Output kept up to [`OUTPUT_CAP`] bytes.
+#[derive(Default)]
+struct Capped(Vec<u8>);
+
+impl Capped {
+    fn push(&mut self, chunk: &[u8]) {
+        let room = OUTPUT_CAP.saturating_sub(self.0.len());
+        self.0.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+
+    fn into_string(self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+}
+
+/// Runs `command` in `container` until it exits or `deadline` passes, whichever is first.
 pub(super) async fn exec(
     backend: &DockerBackend,
     container: &str,
     command: &[String],
-) -> Result<(i64, String), BackendError> {
+    deadline: Instant,
+) -> Result<Ran, BackendError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Ok(Ran::TimedOut);
+    }
+    match tokio::time::timeout(left, exec_to_end(backend, container, command)).await {
+        Ok(ran) => ran,
+        Err(_elapsed) => Ok(Ran::TimedOut),
+    }
+}
+
+/// Runs `command` in `container` and waits for it to exit, however long that takes.
+async fn exec_to_end(
+    backend: &DockerBackend,
+    container: &str,
+    command: &[String],
+) -> Result<Ran, BackendError> {
     let options = CreateExecOptions {
         cmd: Some(command.to_vec()),
         attach_stdout: Some(true),
@@ -38,14 +90,14 @@ pub(super) async fn exec(
         .start_exec(&created.id, None)
         .await
         .map_err(request_error("exec", container))?;
-    let mut output = String::new();
+    let mut output = Capped::default();
     if let StartExecResults::Attached {
         output: mut stream, ..
     } = started
     {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(request_error("exec", container))?;
-            output.push_str(&chunk.to_string());
+            output.push(&chunk.into_bytes());
         }
     }
     let inspect = backend
@@ -53,7 +105,10 @@ pub(super) async fn exec(
         .inspect_exec(&created.id)
         .await
         .map_err(request_error("exec", container))?;
-    Ok((inspect.exit_code.unwrap_or(-1), output))
+    Ok(Ran::Exited {
+        code: inspect.exit_code.unwrap_or(-1),
+        output: output.into_string(),
+    })
 }
 
 /// Judges the container's state: health check first, then `probe`, then stability. While
@@ -66,6 +121,7 @@ async fn judge(
     probe: Option<&Probe>,
     stable_since: &mut Option<(Instant, i64)>,
     restarts: i64,
+    deadline: Instant,
 ) -> Result<Look<()>, BackendError> {
     if state.running != Some(true) || state.restarting == Some(true) {
         *stable_since = None;
@@ -88,12 +144,15 @@ async fn judge(
         _ => {}
     }
     if let Some(probe) = probe {
-        let (code, _) = exec(backend, &agent.name, &probe.exec).await?;
-        return Ok(if code == 0 {
-            Look::Done(())
-        } else {
-            Look::Waiting(format!("probe exited with {code}"))
-        });
+        // A probe that has not ended by the gate's deadline is a failed look; the gate
+        // then ends at its deadline.
+        return Ok(
+            match exec(backend, &agent.name, &probe.exec, deadline).await? {
+                Ran::Exited { code: 0, .. } => Look::Done(()),
+                Ran::Exited { code, .. } => Look::Waiting(format!("probe exited with {code}")),
+                Ran::TimedOut => Look::Waiting("probe did not end before the deadline".to_owned()),
+            },
+        );
     }
     let unstable = "running, not yet stable".to_owned();
     match stable_since {
@@ -120,6 +179,9 @@ pub(super) async fn wait_healthy(
     interval: Duration,
 ) -> Result<(), BackendError> {
     let probe = agent.probe.as_ref();
+    // A probe ends by the gate's deadline (the gate's own deadline is taken a moment
+    // later, so the last look still ends before it).
+    let deadline = deadline_after(timeout);
     // Since when (and at which restart count) the container has been seen up, kept
     // between looks.
     let stable_since = Mutex::new(None);
@@ -133,11 +195,40 @@ pub(super) async fn wait_healthy(
         let restarts = inspect.restart_count.unwrap_or_default();
         let state = inspect.state.unwrap_or_default();
         let mut since = stable_since.lock().map_or(None, |since| *since);
-        let found = judge(backend, agent, &state, probe, &mut since, restarts).await;
+        let found = judge(
+            backend, agent, &state, probe, &mut since, restarts, deadline,
+        )
+        .await;
         if let Ok(mut kept) = stable_since.lock() {
             *kept = since;
         }
         found
     };
     wait::wait_healthy(&agent.name, timeout, interval, look).await
+}
+
+/// `timeout` from now, or a century from now when that is beyond what the clock holds.
+pub(super) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_kept_up_to_the_cap_and_the_rest_dropped() {
+        let mut output = Capped::default();
+        output.push(b"first line\n");
+        let chunk = vec![b'x'; OUTPUT_CAP];
+        output.push(&chunk);
+        output.push(b"never kept");
+        let kept = output.into_string();
+        assert_eq!(kept.len(), OUTPUT_CAP);
+        assert!(kept.starts_with("first line\nxxx"));
+        assert!(!kept.contains("never kept"));
+    }
 }

@@ -19,7 +19,7 @@ mod connect;
 mod containers;
 mod health;
 mod lock;
-pub use lock::lock_name;
+pub use lock::{LEASE_GRACE_SECONDS, lock_name};
 mod observe;
 mod pilot;
 mod records;

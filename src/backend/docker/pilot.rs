@@ -2,22 +2,30 @@
 //! manifest asks for, through `pilotctl` inside the container.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::DockerBackend;
-use super::health::exec;
+use super::health::{Ran, deadline_after, exec};
 use crate::backend::BackendError;
 use crate::desired::Agent;
 
 /// Where a Pilot role's setup manifests live in its workspace.
 const SETUPS_DIR: &str = ".pilot/setups/";
+/// How long the whole bootstrap (every `pilotctl` call) may take.
+pub(super) const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs `pilotctl --json set-hostname` and one handshake per `handshakes_needed` entry of
 /// every setup manifest of `agent`; warns once per backend when the image has no
-/// `pilotctl`.
+/// `pilotctl`. Everything ends within [`BOOTSTRAP_TIMEOUT`]: a call still running then
+/// fails the bootstrap.
 pub(super) async fn bootstrap(backend: &DockerBackend, agent: &Agent) -> Result<(), BackendError> {
+    let deadline = deadline_after(BOOTSTRAP_TIMEOUT);
     let check = ["sh", "-c", "command -v pilotctl"].map(str::to_owned);
-    let (code, _) = exec(backend, &agent.name, &check).await?;
-    if code != 0 {
+    let found = exec(backend, &agent.name, &check, deadline).await?;
+    if found == Ran::TimedOut {
+        return Err(timed_out(agent, &check));
+    }
+    if !matches!(found, Ran::Exited { code: 0, .. }) {
         if !backend.pilot_warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 agent = %agent.name,
@@ -55,7 +63,10 @@ pub(super) async fn bootstrap(backend: &DockerBackend, agent: &Agent) -> Result<
     for arguments in commands {
         let mut command = vec!["pilotctl".to_owned(), "--json".to_owned()];
         command.extend(arguments);
-        let (code, output) = exec(backend, &agent.name, &command).await?;
+        let (code, output) = match exec(backend, &agent.name, &command, deadline).await? {
+            Ran::Exited { code, output } => (code, output),
+            Ran::TimedOut => return Err(timed_out(agent, &command)),
+        };
         if code != 0 {
             return Err(BackendError::Request {
                 operation: "pilot bootstrap",
@@ -71,4 +82,19 @@ pub(super) async fn bootstrap(backend: &DockerBackend, agent: &Agent) -> Result<
         }
     }
     Ok(())
+}
+
+/// The error of a bootstrap call that had not ended by the deadline.
+fn timed_out(agent: &Agent, command: &[String]) -> BackendError {
+    BackendError::Request {
+        operation: "pilot bootstrap",
+        agent: agent.name.clone(),
+        transient: false,
+        source: format!(
+            "`{}` had not ended after {} s",
+            command.join(" "),
+            BOOTSTRAP_TIMEOUT.as_secs()
+        )
+        .into(),
+    }
 }

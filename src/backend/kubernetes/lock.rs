@@ -2,7 +2,11 @@
 //! Its `holderIdentity` is `host/pid`, `leaseDurationSeconds` and `renewTime` say how long
 //! it holds; the exact holder is also kept as JSON in an annotation. Taking it over and
 //! renewing it are replaces carrying the `resourceVersion` that was read, so two clawops
-//! racing for one Lease cannot both win.
+//! racing for one Lease cannot both win (the loser's 409 makes it wait like any waiter).
+//!
+//! A lease is expired when its end (the annotation's, else `renewTime` — or `acquireTime`,
+//! or the Lease's creation — plus `leaseDurationSeconds`) is before this host's clock
+//! *now*; an expired Lease is taken over, however long ago its holder wrote it.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +18,7 @@ use kube::api::{DeleteParams, PostParams, Preconditions};
 use super::KubernetesBackend;
 use super::client::request_error;
 use crate::backend::labels::FLEET_LABEL;
-use crate::backend::lock::LEASE_SECONDS;
+use crate::backend::lock::{LEASE_SECONDS, now};
 use crate::backend::{BackendError, LockHolder};
 
 /// Name of the fleet's Lease.
@@ -61,14 +65,36 @@ fn lease(
     }
 }
 
-/// The holder a Lease records (host `unknown` when it carries no readable annotation:
-/// someone else's Lease, which is never taken over before it expires).
+/// The holder a Lease records. Without a readable annotation (written by another tool,
+/// or garbled) its holder is `unknown` and its end is what its spec says: the last
+/// renewal (else acquisition, else creation) plus its duration; a Lease that says none of
+/// this never expires.
 fn holder_of(lease: &Lease) -> LockHolder {
     lease
         .annotations()
         .get(HOLDER_ANNOTATION)
         .and_then(|holder| serde_json::from_str(holder).ok())
-        .unwrap_or_else(|| LockHolder::unknown(u64::MAX))
+        .unwrap_or_else(|| LockHolder::unknown(spec_expiry(lease).unwrap_or(u64::MAX)))
+}
+
+/// When a Lease runs out by its spec alone.
+fn spec_expiry(lease: &Lease) -> Option<u64> {
+    let spec = lease.spec.as_ref();
+    let renewed = spec
+        .and_then(|spec| spec.renew_time.as_ref().or(spec.acquire_time.as_ref()))
+        .map(|time| time.0.as_second())
+        .or_else(|| {
+            lease
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|time| time.0.as_second())
+        })?;
+    let duration = spec
+        .and_then(|spec| spec.lease_duration_seconds)
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .unwrap_or(LEASE_SECONDS);
+    u64::try_from(renewed).ok()?.checked_add(duration)
 }
 
 /// Whether an API error says someone else wrote first (a create or replace race).
@@ -93,7 +119,7 @@ pub(super) async fn try_lock(
         };
     };
     let current_holder = holder_of(&current);
-    if current_holder.expires >= holder.since && !current_holder.is(holder) {
+    if current_holder.expires >= now() && !current_holder.is(holder) {
         return Err(BackendError::Locked {
             holder: current_holder,
         });
