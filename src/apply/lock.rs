@@ -8,7 +8,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 
@@ -32,11 +32,15 @@ pub async fn acquire<B: Backend + ?Sized>(
             Err(error) => Err(error),
         }
     };
-    wait_until(Instant::now() + timeout, RETRY_EVERY, look)
-        .await
-        .map_err(|error| {
-            error.into_backend_error(|current| BackendError::Locked { holder: current })
-        })?;
+    wait_until(
+        crate::backend::wait::deadline_after(timeout),
+        RETRY_EVERY,
+        look,
+    )
+    .await
+    .map_err(|error| {
+        error.into_backend_error(|current| BackendError::Locked { holder: current })
+    })?;
     Ok(holder)
 }
 

@@ -74,6 +74,15 @@ where
     }
 }
 
+/// `timeout` from now; a timeout too large to add (a duration of centuries written in git)
+/// waits a year instead of overflowing.
+pub fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 /// The health gate's loop for `agent`: [`wait_until`] `timeout` from now, every
 /// `interval`, a failure or the deadline becoming [`BackendError::Unhealthy`] with the
 /// last reason seen.
@@ -86,7 +95,7 @@ pub async fn wait_healthy<Found>(
 where
     Found: Future<Output = Result<Look<(), String>, BackendError>>,
 {
-    wait_until(Instant::now() + timeout, interval, look)
+    wait_until(deadline_after(timeout), interval, look)
         .await
         .map_err(|error| {
             error.into_backend_error(|reason| BackendError::Unhealthy {
