@@ -151,51 +151,28 @@ pub fn member_hash(member: &HiclawMember) -> String {
         &serde_json::to_value(&member.object).unwrap_or_default(),
     ));
     hasher.update([0]);
-    let mut spec = String::new();
-    write_canonical_object(&member.spec, &mut spec);
-    hasher.update(spec);
+    hasher.update(canonical(&Value::Object(member.spec.clone())));
     hex::encode(hasher.finalize())
 }
 
 /// JSON with every object's keys sorted, so equal values give equal text.
 pub fn canonical(value: &Value) -> String {
-    let mut text = String::new();
-    write_canonical(value, &mut text);
-    text
-}
-
-/// Writes `value` as compact JSON with every object's keys sorted, straight into `text`
-/// (no sorted copy of the value is built: 11,000 members are hashed on every plan).
-fn write_canonical(value: &Value, text: &mut String) {
-    match value {
-        Value::Object(fields) => write_canonical_object(fields, text),
-        Value::Array(items) => {
-            text.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    text.push(',');
-                }
-                write_canonical(item, text);
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(fields) => {
+                let mut keys: Vec<&String> = fields.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|key| (key.clone(), sorted(&fields[key])))
+                        .collect(),
+                )
             }
-            text.push(']');
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
         }
-        scalar => text.push_str(&serde_json::to_string(scalar).unwrap_or_default()),
     }
-}
-
-fn write_canonical_object(fields: &Map<String, Value>, text: &mut String) {
-    let mut keys: Vec<&String> = fields.keys().collect();
-    keys.sort();
-    text.push('{');
-    for (index, key) in keys.into_iter().enumerate() {
-        if index > 0 {
-            text.push(',');
-        }
-        text.push_str(&serde_json::to_string(key).unwrap_or_default());
-        text.push(':');
-        write_canonical(&fields[key], text);
-    }
-    text.push('}');
+    serde_json::to_string(&sorted(value)).unwrap_or_default()
 }
 
 /// A spec as the API server keeps it: the CRDs' defaults filled in (`transport: http`

@@ -14,6 +14,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use super::agent::{Agent, EnvVar};
+use crate::source::is_credential_parameter;
 
 /// What a recorded digest starts with.
 pub const DIGEST_PREFIX: &str = "sha256:";
@@ -38,19 +39,9 @@ pub fn is_sensitive_key(key: &str) -> bool {
         .any(|word| upper.contains(word))
 }
 
-/// Whether a query parameter's name says it holds a credential: what [`is_sensitive_key`]
-/// says of an env key (`access_token`, `api_key`, `client_secret`, `password`,
-/// `X-Amz-Credential`), a signature (`sig`, `X-Amz-Signature`), or `auth`, `pass`,
-/// `passwd`, `pwd`.
-fn is_credential_parameter(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    is_sensitive_key(name)
-        || lower.contains("signature")
-        || ["sig", "auth", "pass", "passwd", "pwd"].contains(&lower.as_str())
-}
-
 /// Whether a value carries a credential: a URL with user information anywhere in it, or a
-/// credential query parameter ([`is_credential_parameter`]) with a value.
+/// credential query parameter with a value (named as [`is_credential_parameter`] says,
+/// the same rule that hides credentials in remote locations).
 pub fn has_credentials(value: &str) -> bool {
     URL_USERINFO.is_match(value)
         || QUERY_PARAMETER

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::SourceError;
-pub(crate) use redact::redact_url;
+pub(crate) use redact::{is_credential_parameter, redact_url};
 
 /// The default largest file size considered (1 MiB).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;

@@ -13,19 +13,11 @@ use std::fmt;
 const MASK: &str = "***";
 
 /// Query parameters that always carry a credential, whatever their value looks like.
-const CREDENTIAL_PARAMETERS: [&str; 8] = [
-    "key",
-    "sig",
-    "pass",
-    "pwd",
-    "code",
-    "jwt",
-    "session",
-    "sessionid",
-];
+const CREDENTIAL_PARAMETERS: [&str; 7] =
+    ["sig", "pass", "pwd", "code", "jwt", "session", "sessionid"];
 
 /// Words that make a query parameter a credential wherever they appear in its name
-/// (`access_token`, `private_token`, `password`, `client_secret`, `api_key`, …).
+/// (`access_token`, `private_token`, `password`, `client_secret`, `api_key`, `sshKey`, …).
 const CREDENTIAL_WORDS: [&str; 8] = [
     "token",
     "password",
@@ -34,7 +26,7 @@ const CREDENTIAL_WORDS: [&str; 8] = [
     "auth",
     "credential",
     "signature",
-    "apikey",
+    "key",
 ];
 
 /// The location as it may be shown in output and errors: its user information and every
@@ -82,8 +74,10 @@ fn redact_query(path_and_query: &str) -> String {
     shown
 }
 
-/// Whether a query parameter's name says it carries a credential.
-fn is_credential_parameter(name: &str) -> bool {
+/// Whether a query parameter's name says it carries a credential: the one rule for a
+/// remote location shown in output and for an env value shown in a plan
+/// ([`crate::desired::sensitive`]).
+pub(crate) fn is_credential_parameter(name: &str) -> bool {
     let name = percent_decode(name).to_ascii_lowercase();
     let squashed: String = name
         .chars()
