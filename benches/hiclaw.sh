@@ -3,6 +3,8 @@
 # against the simulated HiClaw controller (Kubernetes transport), beside `clawops validate`
 # of the same fleet. Target (issue 13): at most 1.5 s and 400 MiB.
 # Usage: benches/hiclaw.sh     (needs hyperfine and GNU time: apt-get install hyperfine time)
+# Profiling: `CLAWOPS_BENCH_HOLD=1 cargo bench --bench hiclaw_plan` seeds the simulator, prints
+# the KUBECONFIG that reaches it and keeps it up for 50 minutes (run `perf record` on a plan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/common.sh

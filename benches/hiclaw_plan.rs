@@ -82,6 +82,10 @@ fn main() {
     let kubeconfig = sim.api.serve(home.path());
     let kubeconfig = kubeconfig.to_str().expect("path");
     sim.api.clear_requests();
+    if std::env::var_os("CLAWOPS_BENCH_HOLD").is_some() {
+        println!("KUBECONFIG={kubeconfig}");
+        std::thread::sleep(Duration::from_secs(3000));
+    }
     let status = Command::new(&binary)
         .args(["plan", "--backend", "hiclaw", "--detailed-exitcode", &fleet])
         .env("KUBECONFIG", kubeconfig)

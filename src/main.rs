@@ -9,6 +9,12 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
 
+/// mimalloc instead of the system allocator: planning a large fleet builds and drops
+/// hundreds of thousands of small strings and maps, and glibc's malloc spent a fifth of an
+/// 11,000-agent plan consolidating and freeing them (see `docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = clawops::cli::Cli::parse();
     // The daemon logs one line per decision; the one-shot commands only what goes wrong.

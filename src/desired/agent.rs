@@ -147,7 +147,7 @@ pub struct Agent {
     /// The `hiclaw` target only: the member spec the HiClaw controller is given (the
     /// runtime hash is then a hash of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hiclaw: Option<Box<super::hiclaw::HiclawMember>>,
+    pub hiclaw: Option<std::sync::Arc<super::hiclaw::HiclawMember>>,
 }
 
 impl Agent {

@@ -14,12 +14,14 @@
 //! `runtime`, `resources`) are resolved here or left out; the validation of the target
 //! (`spec::validate::target`) warns about the ones that cannot reach the controller.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::agent::{Agent, AgentRole, ImageSource, Workspace};
 use super::{Desired, hash};
-use crate::spec::hiclaw::{DebugWorkerSpec, EnvMap, EnvValue};
+use crate::spec::hiclaw::{DebugWorkerSpec, EnvMap, EnvValue, TeamSpec};
 use crate::spec::{Sourced, Spec};
 
 /// An upstream spec: field name → value, as the CRD spells it.
@@ -119,14 +121,16 @@ const NOT_SENT: [&str; 4] = ["state", "resources", "upgrade", "image"];
 /// validation of the target refuses them before this runs.
 pub fn retarget(spec: &Spec, desired: &mut Desired) {
     let empty_config = hash::config_hash(&Workspace::new());
+    let teams_by_name: HashMap<&str, &Sourced<TeamSpec>> =
+        spec.teams.iter().map(|team| (team.name(), team)).collect();
     for agent in &mut desired.agents {
-        let Some(member) = member_of(spec, agent) else {
+        let Some(member) = member_of(spec, &teams_by_name, agent) else {
             continue;
         };
         agent.runtime_hash = member_hash(&member);
         agent.config_hash.clone_from(&empty_config);
         agent.workspace = Workspace::new();
-        agent.hiclaw = Some(Box::new(member));
+        agent.hiclaw = Some(std::sync::Arc::new(member));
     }
     let mut teams: Vec<HiclawTeam> = spec.teams.iter().map(team).collect();
     teams.sort_by(|left, right| left.name.cmp(&right.name));
@@ -151,28 +155,38 @@ pub fn member_hash(member: &HiclawMember) -> String {
         &serde_json::to_value(&member.object).unwrap_or_default(),
     ));
     hasher.update([0]);
-    hasher.update(canonical(&Value::Object(member.spec.clone())));
+    hasher.update(canonical_fields(&member.spec));
     hex::encode(hasher.finalize())
 }
 
 /// JSON with every object's keys sorted, so equal values give equal text.
 pub fn canonical(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(fields) => {
-                let mut keys: Vec<&String> = fields.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|key| (key.clone(), sorted(&fields[key])))
-                        .collect(),
-                )
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
     serde_json::to_string(&sorted(value)).unwrap_or_default()
+}
+
+/// The canonical text of a spec's fields (as [`canonical`] of the object they make,
+/// without copying them into one first).
+fn canonical_fields(fields: &SpecFields) -> String {
+    serde_json::to_string(&sorted_fields(fields)).unwrap_or_default()
+}
+
+/// A copy of `value` with every object's keys sorted.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => sorted_fields(fields),
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+fn sorted_fields(fields: &SpecFields) -> Value {
+    let mut keys: Vec<&String> = fields.keys().collect();
+    keys.sort_unstable();
+    Value::Object(
+        keys.into_iter()
+            .map(|key| (key.clone(), sorted(&fields[key])))
+            .collect(),
+    )
 }
 
 /// A spec as the API server keeps it: the CRDs' defaults filled in (`transport: http`
@@ -220,7 +234,11 @@ fn env_fields(env: &EnvMap) -> Value {
 }
 
 /// The member spec of `agent`, from the document that defines it.
-fn member_of(spec: &Spec, agent: &Agent) -> Option<HiclawMember> {
+fn member_of(
+    spec: &Spec,
+    teams_by_name: &HashMap<&str, &Sourced<TeamSpec>>,
+    agent: &Agent,
+) -> Option<HiclawMember> {
     let (object, mut fields, env) = match agent.role {
         AgentRole::Standalone => {
             let worker = spec.workers.iter().find(|w| w.name() == agent.member)?;
@@ -237,10 +255,7 @@ fn member_of(spec: &Spec, agent: &Agent) -> Option<HiclawMember> {
             (object, to_fields(manager.spec()), &manager.spec().env)
         }
         AgentRole::TeamLeader | AgentRole::Worker => {
-            let team = spec
-                .teams
-                .iter()
-                .find(|team| Some(team.name()) == agent.team.as_deref())?;
+            let team = teams_by_name.get(agent.team.as_deref()?)?;
             let team_spec = team.spec();
             let name = team.name().to_owned();
             if agent.role == AgentRole::TeamLeader {

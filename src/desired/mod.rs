@@ -33,7 +33,8 @@ pub use images::{
 pub use profile::{DEBUG_GROUP, MANAGER_GROUP, STANDALONE_GROUP, pilot_group};
 pub use resolve::{
     AGENTS_ROOT, CONSOLE_PORT, FLEET_LABEL, MANAGER_LABEL, RESERVED_ENV_KEYS, ROLE_LABEL,
-    RUNTIME_LABEL, TEAM_LABEL, WORKER_LABEL, manager_resource_name, resolve, worker_resource_name,
+    RUNTIME_LABEL, TEAM_LABEL, WORKER_LABEL, Workspaces, manager_resource_name, resolve,
+    resolve_with, worker_resource_name,
 };
 pub use resources::{AgentResources, cpu_nanos, memory_bytes};
 pub use sensitive::{

@@ -61,12 +61,28 @@ pub(crate) fn resource_name(prefix: &str, role: AgentRole, member: &str) -> Stri
 /// Resolves a valid spec into one record per agent, the rollout groups and their settings.
 /// Pure: the same spec always gives the same value, hashes included.
 pub fn resolve(spec: &Spec) -> Desired {
+    resolve_with(spec, Workspaces::Render)
+}
+
+/// Whether resolving renders each agent's workspace files (and the hashes over them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workspaces {
+    /// Render them: the direct backends write them into the agent.
+    Render,
+    /// Leave them empty: the `hiclaw` target gives the controller member specs instead
+    /// (see [`super::hiclaw::retarget`]), and rendering 11,000 workspaces to throw them
+    /// away was a tenth of a plan.
+    Skip,
+}
+
+/// [`resolve`], rendering workspaces or not.
+pub fn resolve_with(spec: &Spec, workspaces: Workspaces) -> Desired {
     let prefix = spec.config.fleet.prefix.clone();
     let image_set = spec.image_sets.first().map(|image_set| image_set.spec());
     let profiles = profiles(spec);
     let mut agents: Vec<Agent> = profiles
         .iter()
-        .map(|profile| agent(spec, image_set, profile))
+        .map(|profile| agent(spec, image_set, profile, workspaces))
         .collect();
     agents.sort_by(|left, right| left.name.cmp(&right.name));
     let groups = groups::groups(spec, &profiles);
@@ -118,7 +134,12 @@ fn team_access(spec: &Spec, agents: &[Agent]) -> Vec<super::TeamAccess> {
     teams
 }
 
-fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -> Agent {
+fn agent(
+    spec: &Spec,
+    image_set: Option<&ImageSetSpec>,
+    profile: &Profile<'_>,
+    workspaces: Workspaces,
+) -> Agent {
     let (image, image_source) =
         images::resolve_image(profile.images, image_set, profile.image_slot);
     let mut ports: Vec<AgentPort> = profile
@@ -133,7 +154,10 @@ fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -
         .collect();
     ports.sort();
     ports.dedup();
-    let workspace = workspace::workspace(spec, profile);
+    let workspace = match workspaces {
+        Workspaces::Render => workspace::workspace(spec, profile),
+        Workspaces::Skip => super::Workspace::new(),
+    };
     let mut agent = Agent {
         name: resource_name(&spec.config.fleet.prefix, profile.role, &profile.member),
         member: profile.member.clone(),
@@ -161,7 +185,9 @@ fn agent(spec: &Spec, image_set: Option<&ImageSetSpec>, profile: &Profile<'_>) -
         runtime_hash: String::new(),
         hiclaw: None,
     };
-    agent.runtime_hash = hash::runtime_hash(&agent);
+    if workspaces == Workspaces::Render {
+        agent.runtime_hash = hash::runtime_hash(&agent);
+    }
     agent
 }
 

@@ -111,10 +111,13 @@ pub fn check(snapshot: Snapshot, backend: Option<BackendKind>) -> Result<Loaded,
             checked,
         })));
     }
-    let mut desired = desired::resolve(&checked.spec);
-    if target == BackendKind::Hiclaw {
+    let desired = if target == BackendKind::Hiclaw {
+        let mut desired = desired::resolve_with(&checked.spec, desired::Workspaces::Skip);
         desired::hiclaw::retarget(&checked.spec, &mut desired);
-    }
+        desired
+    } else {
+        desired::resolve(&checked.spec)
+    };
     Ok(Loaded {
         desired,
         config: checked.spec.config,

@@ -123,7 +123,9 @@ struct Model {
     objects: BTreeMap<ObjectId, Known>,
     /// Agent resource name → its object and member name.
     agents: BTreeMap<String, (ObjectId, String)>,
-    /// Whole Teams as the desired state has them, for a Team written the first time.
+    /// Desired Teams: whole for a Team the controller did not have when observed (written
+    /// whole the first time), only its own fields for one it had (written onto the live
+    /// spec; a Team deleted by hand after the plan is written again by the next apply).
     desired_teams: BTreeMap<String, SpecFields>,
     observed: bool,
 }

@@ -47,9 +47,12 @@ pub(super) async fn observe(backend: &HiclawBackend) -> Result<Observed, Backend
                 spec: Some(known.spec.clone()),
             }),
             Kind::Team => {
-                let mut settings = known.spec.clone();
-                settings.remove("leader");
-                settings.remove("workers");
+                let settings: SpecFields = known
+                    .spec
+                    .iter()
+                    .filter(|(key, _)| *key != "leader" && *key != "workers")
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect();
                 teams.push(ObservedTeam {
                     name: id.name.clone(),
                     admin: None,
@@ -216,7 +219,7 @@ fn placeholder(name: &str, member: &str, id: &ObjectId, hiclaw: HiclawMember) ->
     };
     let mut agent = builder.build();
     agent.name = name.to_owned();
-    agent.hiclaw = Some(Box::new(hiclaw));
+    agent.hiclaw = Some(std::sync::Arc::new(hiclaw));
     agent
 }
 
@@ -229,12 +232,23 @@ pub(super) async fn with_records(
     mut observed: Observed,
 ) -> Result<Observed, BackendError> {
     let mut model = backend.model.lock().await;
-    model.desired_teams = desired
-        .hiclaw
-        .iter()
-        .flat_map(|fleet| &fleet.teams)
-        .filter_map(|team| Some((team.name.clone(), desired_team(desired, &team.name)?)))
-        .collect::<BTreeMap<_, _>>();
+    // A Team the controller has gets its fields written onto the live spec; only a new
+    // one is written whole, so only new Teams need their whole desired spec.
+    let mut desired_teams = BTreeMap::new();
+    for team in desired.hiclaw.iter().flat_map(|fleet| &fleet.teams) {
+        let spec = if model
+            .objects
+            .contains_key(&ObjectId::new(Kind::Team, &team.name))
+        {
+            Some(team.settings.clone())
+        } else {
+            desired_team(desired, &team.name)
+        };
+        if let Some(spec) = spec {
+            desired_teams.insert(team.name.clone(), spec);
+        }
+    }
+    model.desired_teams = desired_teams;
     for agent in &mut observed.agents {
         let Some(wanted) = desired.agent(&agent.name) else {
             continue;
