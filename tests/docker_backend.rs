@@ -13,7 +13,7 @@ use clawops::observe::{Health, ObservedStatus};
 use clawops::spec::clawops::PullPolicy;
 use clawops::spec::hiclaw::{AgentState, Probe};
 use docker_support::{
-    BASE_IMAGE, HEALTH_IMAGE, PILOT_IMAGE, SICK_IMAGE, container_id, docker, fleet, inspect,
+    BASE_IMAGE, HEALTH_IMAGE, SICK_IMAGE, container_id, docker, fleet, inspect,
 };
 
 #[tokio::test]
@@ -457,34 +457,6 @@ async fn wait_healthy_fails_when_the_probe_never_passes() {
         .wait_healthy(&agent, Duration::from_secs(10), INTERVAL)
         .await
         .expect("healthy by stability");
-}
-
-#[tokio::test]
-async fn pilot_roles_set_their_hostname_and_handshakes_through_pilotctl() {
-    let Some(fleet) = fleet().await else { return };
-    let mut agent = fleet.agent("relay-edge", PILOT_IMAGE);
-    agent.role = AgentRole::Pilot;
-    agent.hostname = Some("acme-edge".to_owned());
-    let manifest = r#"{"setup":"relay","handshakes_needed":["acme-core","acme-eu"]}"#;
-    agent
-        .workspace
-        .insert(".pilot/setups/relay.json".to_owned(), manifest.to_owned());
-    fleet.backend.prepare(&[&agent]).await.expect("prepare");
-    fleet
-        .backend
-        .create_agent(&agent, None)
-        .await
-        .expect("create");
-    assert_eq!(inspect(&agent.name, "{{.Config.Hostname}}"), "acme-edge");
-    let log = fleet
-        .exec(&agent.name, &["cat", "/tmp/pilotctl.log"])
-        .expect("pilotctl log");
-    assert_eq!(
-        log,
-        "--json set-hostname acme-edge\n\
-         --json handshake acme-core setup: relay\n\
-         --json handshake acme-eu setup: relay"
-    );
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ fn the_plan_reference_documents_every_operation_and_cause() {
         Op::UpdateTeamAccess,
         Op::WriteHuman,
         Op::DeleteHuman,
+        Op::BootstrapPilot,
+        Op::ConfirmPilotTrust,
     ];
     // A new operation must be added above (and documented): this match stops compiling.
     for op in ops {
@@ -60,7 +62,9 @@ fn the_plan_reference_documents_every_operation_and_cause() {
             | Op::WaitHealthy
             | Op::UpdateTeamAccess
             | Op::WriteHuman
-            | Op::DeleteHuman => {}
+            | Op::DeleteHuman
+            | Op::BootstrapPilot
+            | Op::ConfirmPilotTrust => {}
         }
     }
     let text = String::new;
@@ -92,6 +96,16 @@ fn the_plan_reference_documents_every_operation_and_cause() {
         Cause::NewTeam,
         Cause::TeamPodsChange,
         Cause::HealthGate { timeout_seconds: 0 },
+        Cause::PilotBootstrap {
+            install: Vec::new(),
+            remove: Vec::new(),
+            hostname: text(),
+        },
+        Cause::TrustGate {
+            peers: Vec::new(),
+            timeout_seconds: 0,
+        },
+        Cause::PilotLeftToAgent,
     ];
     let drifts = [
         Drift::StoppedOutsideClawops,

@@ -172,7 +172,8 @@ async fn run_step_timed<B: Backend + ?Sized>(
     step: &Step,
 ) -> (usize, Option<StepOutcome>) {
     let _permit = match step.op {
-        Op::WaitHealthy => None,
+        // Gates only wait; a trust gate waits for peers whose steps need the permits.
+        Op::WaitHealthy | Op::ConfirmPilotTrust => None,
         _ => run.limit.acquire().await.ok(),
     };
     if !run.may_start() {
@@ -203,6 +204,8 @@ async fn run_step<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Outcome
         Op::UpdateTeamAccess => update_team_access(run, step).await,
         Op::WriteHuman => write_human(run, step).await,
         Op::DeleteHuman => delete_human(run, step).await,
+        Op::BootstrapPilot => bootstrap_pilot(run, step).await,
+        Op::ConfirmPilotTrust => confirm_pilot_trust(run, step).await,
     };
     match result {
         Ok(()) => Outcome::Done,
@@ -333,6 +336,30 @@ async fn wait_healthy<B: Backend + ?Sized>(run: &Run<'_, B>, step: &Step) -> Out
         // aside (the next apply settles it).
         Err(failure) => Outcome::failed(failure),
     }
+}
+
+/// The Pilot role's bootstrap, within the step's timeout, uninstalling the skills its
+/// cause names as dropped.
+async fn bootstrap_pilot<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), StepError> {
+    let agent = agent_of(run, step)?;
+    let gate = step.gate.ok_or_else(|| not_found(step))?;
+    let remove = crate::plan::skills_removed(&step.causes);
+    let timeout = Duration::from_secs(gate.timeout_seconds);
+    Ok(run.backend.bootstrap_pilot(agent, &remove, timeout).await?)
+}
+
+/// The Pilot role's trust gate: handshakes sent and trust mutual within its timeout.
+async fn confirm_pilot_trust<B: Backend + ?Sized>(
+    run: &Run<'_, B>,
+    step: &Step,
+) -> Result<(), StepError> {
+    let agent = agent_of(run, step)?;
+    let gate = step.gate.ok_or_else(|| not_found(step))?;
+    let timeout = Duration::from_secs(gate.timeout_seconds);
+    Ok(run.backend.confirm_pilot_trust(agent, timeout).await?)
 }
 
 /// Asks the backend whether the agent becomes healthy within the gate's timeout.

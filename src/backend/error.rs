@@ -124,6 +124,22 @@ pub enum BackendError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A Pilot role's image lacks a tool its bootstrap needs.
+    #[error(
+        "the image {image} of {agent} has no {tool}, which the Pilot bootstrap needs: use an image that has it, or set `bootstrap: false` in the PilotSetup to leave the bootstrap to the agent"
+    )]
+    #[diagnostic(
+        code(clawops::backend::pilot_tool_missing),
+        help("pilotctl and clawhub must be on the image's PATH")
+    )]
+    PilotToolMissing {
+        /// The Pilot role's agent.
+        agent: String,
+        /// Its image.
+        image: String,
+        /// `pilotctl` or `clawhub`.
+        tool: &'static str,
+    },
     /// The configured backend is not part of this build.
     #[error("the {backend} backend is not available in this build")]
     #[diagnostic(
@@ -152,6 +168,7 @@ impl BackendError {
             | BackendError::SecretKeyMissing { .. }
             | BackendError::VerifyPush { .. }
             | BackendError::Conflict { .. }
+            | BackendError::PilotToolMissing { .. }
             | BackendError::Unavailable { .. } => false,
         }
     }

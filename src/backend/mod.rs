@@ -18,6 +18,8 @@ pub mod hiclaw;
 pub mod kubernetes;
 pub mod labels;
 pub mod lock;
+pub mod pilot;
+pub mod shell;
 pub mod wait;
 
 use std::time::Duration;
@@ -247,6 +249,37 @@ pub trait Backend: Send + Sync {
     async fn delete_human(&self, name: &str) -> Result<(), BackendError> {
         let _ = name;
         Ok(())
+    }
+
+    /// Runs a Pilot role's bootstrap in its container (skills, hostname; see
+    /// [`pilot::bootstrap`]), uninstalling the skills in `remove`, within `timeout`. Only
+    /// backends that run agents themselves can; the others refuse Pilot setups when they
+    /// validate, so the default is never reached and fails.
+    async fn bootstrap_pilot(
+        &self,
+        agent: &Agent,
+        remove: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let _ = (remove, timeout);
+        Err(pilot::unsupported(agent))
+    }
+
+    /// Sends a Pilot role's handshakes and waits until every peer trusts it mutually, at
+    /// most `timeout` (see [`pilot::confirm_trust`]); then records the bootstrap as done.
+    async fn confirm_pilot_trust(
+        &self,
+        agent: &Agent,
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let _ = timeout;
+        Err(pilot::unsupported(agent))
+    }
+
+    /// What a Pilot role's node reports now (hostname, skills, trusted peers), for
+    /// `clawops status`.
+    async fn pilot_status(&self, agent: &Agent) -> Result<pilot::PilotStatus, BackendError> {
+        Err(pilot::unsupported(agent))
     }
 
     /// Creates the agent; starts it unless it is asleep.

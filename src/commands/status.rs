@@ -18,9 +18,12 @@ pub fn run(context: &Context, args: &StatusArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     block_on(context, async {
-        match engine::observe_fleet(&loaded, &context.connection).await {
-            Ok(observed) => {
+        match engine::fleet_status(&loaded, &context.connection).await {
+            Ok((observed, pilot)) => {
                 context.printer.out(&table(&loaded.desired, &observed));
+                if !pilot.is_empty() {
+                    context.printer.out(&pilot_table(&pilot));
+                }
                 ExitCode::SUCCESS
             }
             Err(error) => {
@@ -107,7 +110,45 @@ fn table(desired: &Desired, observed: &Observed) -> String {
             drift.get(name).map_or("-", String::as_str).to_owned(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    columns(&rows)
+}
+
+/// Per running Pilot role: its node's hostname, installed skills and trusted peers.
+fn pilot_table(pilot: &[engine::PilotRow]) -> String {
+    let mut rows = vec![
+        ["PILOT ROLE", "HOSTNAME", "SKILLS", "TRUSTED PEERS", "NOT TRUSTED"].map(str::to_owned),
+    ];
+    let listed = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    for (agent, status) in pilot {
+        rows.push(match status {
+            Ok(status) => [
+                agent.clone(),
+                status.hostname.clone().unwrap_or_else(|| "-".to_owned()),
+                listed(&status.skills),
+                listed(&status.trusted),
+                listed(&status.untrusted),
+            ],
+            Err(error) => [
+                agent.clone(),
+                format!("(cannot ask: {error})"),
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+            ],
+        });
+    }
+    format!("\n{}", columns(&rows))
+}
+
+/// Rows as left-aligned columns two spaces apart.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())

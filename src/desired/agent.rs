@@ -148,6 +148,10 @@ pub struct Agent {
     /// runtime hash is then a hash of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hiclaw: Option<std::sync::Arc<super::hiclaw::HiclawMember>>,
+    /// Pilot roles only: what clawops runs in the container after it starts (skills,
+    /// hostname, handshakes), from the role's setup manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<super::PilotBootstrap>,
 }
 
 impl Agent {

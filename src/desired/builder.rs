@@ -91,6 +91,7 @@ impl AgentBuilder {
             runtime_hash: String::new(),
             config_hash: String::new(),
             hiclaw: None,
+            pilot: None,
         };
         Self {
             agent,

@@ -13,6 +13,7 @@ mod duration;
 mod groups;
 mod hash;
 pub mod hiclaw;
+mod pilot;
 mod images;
 mod profile;
 mod resolve;
@@ -30,6 +31,7 @@ pub use images::{
     DEFAULT_COPAW_IMAGE, DEFAULT_HERMES_IMAGE, DEFAULT_MANAGER_IMAGE, DEFAULT_OPENCLAW_IMAGE,
     default_image,
 };
+pub use pilot::PilotBootstrap;
 pub use profile::{DEBUG_GROUP, MANAGER_GROUP, STANDALONE_GROUP, pilot_group};
 pub use resolve::{
     AGENTS_ROOT, CONSOLE_PORT, FLEET_LABEL, MANAGER_LABEL, RESERVED_ENV_KEYS, ROLE_LABEL,

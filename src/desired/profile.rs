@@ -43,6 +43,8 @@ pub(crate) enum Specifics<'a> {
         setup: &'a str,
         role: &'a PilotRole,
         manifest: Box<Manifest>,
+        /// clawops runs the role's bootstrap (the setup's `bootstrap`, default true).
+        run_by_clawops: bool,
     },
 }
 
@@ -396,6 +398,7 @@ fn pilot_roles(setup: &Sourced<PilotSetupSpec>) -> Vec<Profile<'_>> {
                 setup: setup.name(),
                 role,
                 manifest: Box::new(manifest),
+                run_by_clawops: setup.spec().bootstrap.unwrap_or(true),
             };
             profile
         })

@@ -184,11 +184,24 @@ fn agent(
         line: profile.line,
         runtime_hash: String::new(),
         hiclaw: None,
+        pilot: pilot_bootstrap(profile),
     };
     if workspaces == Workspaces::Render {
         agent.runtime_hash = hash::runtime_hash(&agent);
     }
     agent
+}
+
+/// A Pilot role's bootstrap, from its setup manifest.
+fn pilot_bootstrap(profile: &Profile<'_>) -> Option<super::PilotBootstrap> {
+    match &profile.specifics {
+        super::profile::Specifics::Pilot {
+            manifest,
+            run_by_clawops,
+            ..
+        } => Some(super::PilotBootstrap::of(manifest, *run_by_clawops)),
+        _ => None,
+    }
 }
 
 /// The spec's env, then HiClaw's variables over it (see [`RESERVED_ENV_KEYS`]).

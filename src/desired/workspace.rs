@@ -200,6 +200,7 @@ your reports to `{DEBUG_OUTPUT}/`; never change the agents you debug.",
             setup,
             role,
             manifest,
+            ..
         } => format!(
             "You play {} on the Pilot network as host `{}`. {} Your peers, data flows and \
 handshakes are in `~/.pilot/setups/{setup}.json`.",

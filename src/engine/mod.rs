@@ -21,7 +21,7 @@ pub mod saved;
 pub mod settings;
 
 pub use load::{Invalid, LoadError, Loaded, check, load};
-pub use observe::{observe, observe_fleet, open};
+pub use observe::{PilotRow, fleet_status, observe, observe_fleet, open};
 pub use reconcile::{Reconcile, ReconcileError, Reconciled};
 pub use saved::SavedPlanError;
 pub use settings::{Connection, PlanSettings};

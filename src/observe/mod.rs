@@ -68,6 +68,29 @@ pub struct ObservedAgent {
     /// woke it). Reported by `status`; never planned as drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_state: Option<AgentState>,
+    /// Pilot roles: the bootstrap clawops last completed (trust confirmed), when the
+    /// backend records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<PilotRecord>,
+}
+
+/// A Pilot bootstrap clawops completed: its hash, and the skills it installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PilotRecord {
+    /// [`crate::desired::PilotBootstrap::hash`] of what was run.
+    pub hash: String,
+    /// The skills it installed (uninstalled again only when git drops them).
+    pub skills: Vec<String>,
+}
+
+impl PilotRecord {
+    /// The record of completing `bootstrap`.
+    pub fn of(bootstrap: &crate::desired::PilotBootstrap) -> Self {
+        Self {
+            hash: bootstrap.hash(),
+            skills: bootstrap.skills.clone(),
+        }
+    }
 }
 
 impl ObservedAgent {
@@ -89,6 +112,11 @@ impl ObservedAgent {
             last_applied: Some(agent.clone()),
             edited: Vec::new(),
             runtime_state: None,
+            pilot: agent
+                .pilot
+                .as_ref()
+                .filter(|pilot| pilot.run_by_clawops)
+                .map(PilotRecord::of),
         }
     }
 }

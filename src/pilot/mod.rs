@@ -117,6 +117,7 @@ pub(crate) mod test_support {
             setup_name: None,
             roles,
             flows,
+            bootstrap: None,
         }
     }
 }

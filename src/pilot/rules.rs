@@ -45,6 +45,7 @@ pub(super) fn check(setup: &Sourced<PilotSetupSpec>) -> Vec<Diagnostic> {
     rules.prefix();
     for role in &rules.spec.roles {
         rules.role_hostname(role);
+        rules.skill_slugs(role);
     }
     rules.unique_roles();
     for flow in &rules.spec.flows {
@@ -102,6 +103,18 @@ impl SetupRules<'_> {
                     ),
                 );
             }
+        }
+    }
+
+    /// Every skill name is a ClawHub slug: `clawhub install <slug>` installs it.
+    fn skill_slugs(&mut self, role: &PilotRole) {
+        for skill in role.skills.keys().filter(|skill| !is_slug(skill)) {
+            self.error(
+                Code::PilotInvalidSkill,
+                role.skills.position,
+                format!("skill `{skill}` of role `{}` is not a ClawHub slug", role.role.value),
+                "name skills by their ClawHub slug: lowercase letters, digits and `-`, starting with a letter or digit (e.g. `pilot-sync`)".into(),
+            );
         }
     }
 
@@ -310,6 +323,15 @@ impl SetupRules<'_> {
 }
 
 /// Whether `<prefix>-<role>` can be a valid hostname for some non-empty prefix.
+/// `^[a-z0-9][a-z0-9-]*$`, ClawHub's slug form.
+fn is_slug(name: &str) -> bool {
+    let mut characters = name.chars();
+    characters
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit())
+        && characters.all(|rest| rest.is_ascii_lowercase() || rest.is_ascii_digit() || rest == '-')
+}
+
 fn role_id_fits(role: &str) -> bool {
     role.len() <= MAX_HOSTNAME_LENGTH - 2 && HOSTNAME.is_match(&hostname("x", role))
 }

@@ -8,11 +8,13 @@ mod access;
 mod compare;
 mod humans;
 mod model;
+mod pilot;
 mod resource;
 mod rollout;
 
 pub use model::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
 pub use resource::{HealthGate, Resource, RolloutGroup};
+pub use pilot::skills_removed;
 pub use rollout::HEALTH_INTERVAL_MILLISECONDS;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,7 +40,9 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Pl
         .iter()
         .filter(|agent| agent.container_managed)
     {
-        let needed = compare::desired_agent(agent, observed.agent(&agent.name));
+        let seen = observed.agent(&agent.name);
+        let mut needed = compare::desired_agent(agent, seen);
+        pilot::bootstrap_actions(agent, seen, &mut needed);
         if needed.is_empty() {
             unchanged.push(agent.name.clone());
         } else {
@@ -100,7 +104,8 @@ fn summarize(steps: &[Step]) -> Summary {
             Op::KeepAgent => &mut summary.kept,
             Op::UpdateTeamAccess => &mut summary.access,
             Op::WriteHuman | Op::DeleteHuman => &mut summary.humans,
-            Op::WaitHealthy => continue,
+            Op::BootstrapPilot => &mut summary.pilot,
+            Op::WaitHealthy | Op::ConfirmPilotTrust => continue,
         };
         *counter += 1;
     }

@@ -44,6 +44,13 @@ pub enum Op {
     WriteHuman,
     /// Delete a Human that left git (pruning on).
     DeleteHuman,
+    /// Run a Pilot role's bootstrap in its container: install its skills with `clawhub`
+    /// (uninstalling those git dropped) and set its hostname.
+    BootstrapPilot,
+    /// Gate after the bootstraps of a batch: send the role's handshakes, approve its
+    /// listed peers' pending requests, and wait until every peer is trusted mutually;
+    /// carries the gate's timeout and failure policy.
+    ConfirmPilotTrust,
 }
 
 impl Op {
@@ -61,6 +68,8 @@ impl Op {
             Op::UpdateTeamAccess => "~",
             Op::WriteHuman => "~",
             Op::DeleteHuman => "-",
+            Op::BootstrapPilot => "~",
+            Op::ConfirmPilotTrust => "?",
         }
     }
 
@@ -79,6 +88,8 @@ impl Op {
             Op::UpdateTeamAccess => "update access",
             Op::WriteHuman => "write human",
             Op::DeleteHuman => "delete human",
+            Op::BootstrapPilot => "bootstrap pilot",
+            Op::ConfirmPilotTrust => "confirm pilot trust",
         }
     }
 }
@@ -206,6 +217,26 @@ pub enum Cause {
         /// Seconds the agent may take.
         timeout_seconds: u64,
     },
+    /// A Pilot role (re)starts, its workspace changes, or its recorded bootstrap differs
+    /// from its manifest: the skills to install and uninstall, and its hostname.
+    PilotBootstrap {
+        /// Skills not installed by clawops yet.
+        install: Vec<String>,
+        /// Skills clawops installed that git dropped.
+        remove: Vec<String>,
+        /// The hostname it sets.
+        hostname: String,
+    },
+    /// The gate on a Pilot role's trust.
+    TrustGate {
+        /// The peers that must trust it mutually.
+        peers: Vec<String>,
+        /// Seconds it may take.
+        timeout_seconds: u64,
+    },
+    /// The setup says `bootstrap: false`: skills, hostname and handshakes are left to the
+    /// agent.
+    PilotLeftToAgent,
 }
 
 impl fmt::Display for Cause {
@@ -261,6 +292,34 @@ impl fmt::Display for Cause {
             Cause::TeamPodsChange => formatter.write_str("the team's pods change in this plan"),
             Cause::HealthGate { timeout_seconds } => {
                 write!(formatter, "healthy within {timeout_seconds}s")
+            }
+            Cause::PilotBootstrap {
+                install,
+                remove,
+                hostname,
+            } => {
+                let mut skills: Vec<String> = install.iter().map(|s| format!("+{s}")).collect();
+                skills.extend(remove.iter().map(|skill| format!("-{skill}")));
+                if skills.is_empty() {
+                    write!(formatter, "hostname {hostname}, skills unchanged")
+                } else {
+                    write!(
+                        formatter,
+                        "hostname {hostname}, skills {}",
+                        skills.join(" ")
+                    )
+                }
+            }
+            Cause::TrustGate {
+                peers,
+                timeout_seconds,
+            } => write!(
+                formatter,
+                "trusted mutually by {} within {timeout_seconds}s",
+                peers.join(", ")
+            ),
+            Cause::PilotLeftToAgent => {
+                formatter.write_str("pilot bootstrap left to the agent (bootstrap: false)")
             }
         }
     }
@@ -356,6 +415,9 @@ pub struct Summary {
     /// Humans written or deleted.
     #[serde(default)]
     pub humans: usize,
+    /// Pilot roles bootstrapped.
+    #[serde(default)]
+    pub pilot: usize,
 }
 
 impl Summary {
@@ -370,6 +432,7 @@ impl Summary {
             + self.delete
             + self.access
             + self.humans
+            + self.pilot
             > 0
     }
 }

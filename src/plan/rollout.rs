@@ -140,23 +140,25 @@ fn group_batches(
         .get(&group.name)
         .map_or(1, |settings| settings.max_unavailable.max(1) as usize);
     let mut first = Vec::new();
-    let mut recreates = Vec::new();
+    // Per agent, so an agent's later steps (a Pilot bootstrap) stay in its batch.
+    let mut recreates: Vec<Vec<(Resource, Op, Vec<Cause>)>> = Vec::new();
     for agent in &group.agents {
-        for (op, causes) in actions.remove(agent).unwrap_or_default() {
-            let entry = (Resource::agent(agent), op, causes);
-            let restarts_running_agent = op == Op::RecreateAgent
-                && desired
-                    .agent(agent)
-                    .is_some_and(|agent| agent.state == AgentState::Running);
-            if restarts_running_agent {
-                recreates.push(entry);
-            } else {
-                first.push(entry);
-            }
+        let agent_actions = actions.remove(agent).unwrap_or_default();
+        let restarts_running_agent = agent_actions.iter().any(|(op, _)| *op == Op::RecreateAgent)
+            && desired
+                .agent(agent)
+                .is_some_and(|agent| agent.state == AgentState::Running);
+        let entries = agent_actions
+            .into_iter()
+            .map(|(op, causes)| (Resource::agent(agent), op, causes));
+        if restarts_running_agent {
+            recreates.push(entries.collect());
+        } else {
+            first.extend(entries);
         }
     }
     let mut recreates = recreates.into_iter().peekable();
-    first.extend(recreates.by_ref().take(max_unavailable));
+    first.extend(recreates.by_ref().take(max_unavailable).flatten());
     let mut batches = Vec::new();
     if !first.is_empty() {
         batches.push(Batch {
@@ -167,7 +169,7 @@ fn group_batches(
     while recreates.peek().is_some() {
         batches.push(Batch {
             group: rollout_group.clone(),
-            actions: recreates.by_ref().take(max_unavailable).collect(),
+            actions: recreates.by_ref().take(max_unavailable).flatten().collect(),
         });
     }
     batches
@@ -227,6 +229,7 @@ fn add_batch(
     let settings = desired.rollout.get(&batch.group.to_string());
     let mut ids = Vec::new();
     let mut previous_of_agent: Option<(Resource, usize)> = None;
+    let mut bootstraps = Vec::new();
     for (resource, op, causes) in batch.actions {
         let mut depends_on = after.to_vec();
         if let Some((previous_resource, previous_id)) = &previous_of_agent
@@ -247,19 +250,23 @@ fn add_batch(
         );
         ids.push(id);
         previous_of_agent = Some((resource.clone(), id));
+        if op == Op::BootstrapPilot {
+            bootstraps.push((resource.clone(), id));
+            steps[id].gate = Some(health_gate(settings, None));
+        }
         if starts_agent(desired, &resource, op) {
             let gate = health_gate(settings, (op == Op::RecreateAgent).then_some(id));
             if let Some(agent) = resource.agent_name() {
                 wave.restarts.push(agent.to_owned());
             }
-            ids.push(push(
+            let gate_id = push(
                 steps,
                 wave,
                 Step {
                     gate: Some(gate),
                     ..Step::unplaced(
                         Op::WaitHealthy,
-                        resource,
+                        resource.clone(),
                         batch.group.clone(),
                         vec![Cause::HealthGate {
                             timeout_seconds: gate.timeout_seconds,
@@ -267,8 +274,53 @@ fn add_batch(
                         vec![id],
                     )
                 },
-            ));
+            );
+            ids.push(gate_id);
+            // The agent's next step (its Pilot bootstrap) waits until it is healthy.
+            previous_of_agent = Some((resource, gate_id));
         }
+    }
+    ids.extend(trust_gates(desired, steps, wave, &batch.group, settings, &bootstraps));
+    ids
+}
+
+/// One trust gate per Pilot role bootstrapped in the batch, each after every bootstrap of
+/// the batch: roles started together handshake each other only once all have a hostname.
+fn trust_gates(
+    desired: &Desired,
+    steps: &mut Vec<Step>,
+    wave: &mut Wave,
+    group: &RolloutGroup,
+    settings: Option<&RolloutSettings>,
+    bootstraps: &[(Resource, usize)],
+) -> Vec<usize> {
+    let after: Vec<usize> = bootstraps.iter().map(|(_, id)| *id).collect();
+    let mut ids = Vec::new();
+    for (resource, _) in bootstraps {
+        let gate = health_gate(settings, None);
+        let peers = resource
+            .agent_name()
+            .and_then(|name| desired.agent(name))
+            .and_then(|agent| agent.pilot.as_ref())
+            .map(|pilot| pilot.peers.clone())
+            .unwrap_or_default();
+        ids.push(push(
+            steps,
+            wave,
+            Step {
+                gate: Some(gate),
+                ..Step::unplaced(
+                    Op::ConfirmPilotTrust,
+                    resource.clone(),
+                    group.clone(),
+                    vec![Cause::TrustGate {
+                        peers,
+                        timeout_seconds: gate.timeout_seconds,
+                    }],
+                    after.clone(),
+                )
+            },
+        ));
     }
     ids
 }

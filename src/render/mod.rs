@@ -121,6 +121,9 @@ pub fn summary_line(summary: &Summary) -> String {
     if summary.access > 0 {
         parts.push(format!("{} team access rules to update", summary.access));
     }
+    if summary.pilot > 0 {
+        parts.push(format!("{} Pilot roles to bootstrap", summary.pilot));
+    }
     let mut aside = format!("{} unchanged", summary.unchanged);
     if summary.kept > 0 {
         aside.push_str(&format!(", {} kept", summary.kept));

@@ -123,7 +123,11 @@ impl GroupBlock {
 /// The steps of a plan, grouped and gathered (WaitHealthy steps are left to the rollout).
 pub(crate) fn group_blocks(plan: &Plan, options: &OutlineOptions) -> Vec<GroupBlock> {
     let mut by_group: IndexMap<&RolloutGroup, Vec<&Step>> = IndexMap::new();
-    for step in plan.steps.iter().filter(|step| step.op != Op::WaitHealthy) {
+    for step in plan
+        .steps
+        .iter()
+        .filter(|step| !matches!(step.op, Op::WaitHealthy | Op::ConfirmPilotTrust))
+    {
         by_group.entry(&step.group).or_default().push(step);
     }
     for last_group in [RolloutGroup::Deletes, RolloutGroup::Access] {
@@ -225,7 +229,8 @@ pub(crate) fn count(ops: impl Iterator<Item = Op>) -> Summary {
             Op::KeepAgent => summary.kept += 1,
             Op::UpdateTeamAccess => summary.access += 1,
             Op::WriteHuman | Op::DeleteHuman => summary.humans += 1,
-            Op::WaitHealthy => {}
+            Op::BootstrapPilot => summary.pilot += 1,
+            Op::WaitHealthy | Op::ConfirmPilotTrust => {}
         }
     }
     summary
@@ -243,6 +248,7 @@ pub(crate) fn counts_phrase(counts: &Summary) -> String {
         (counts.kept, "kept"),
         (counts.access, "access rules to update"),
         (counts.humans, "humans to write or delete"),
+        (counts.pilot, "Pilot roles to bootstrap"),
     ]
     .into_iter()
     .filter(|(count, _)| *count > 0)
@@ -409,6 +415,8 @@ struct WaveShape {
     groups: Vec<String>,
     restarts: Vec<String>,
     timeouts: Vec<u64>,
+    /// Pilot roles bootstrapped (then gated on mutual trust).
+    pilot: usize,
     others: Summary,
 }
 
@@ -429,9 +437,14 @@ impl WaveShape {
             .collect();
         timeouts.sort_unstable();
         timeouts.dedup();
+        let pilot = wave_steps
+            .iter()
+            .filter(|step| step.op == Op::BootstrapPilot)
+            .count();
         let others = count(
             wave_steps
                 .iter()
+                .filter(|step| step.op != Op::BootstrapPilot)
                 .filter(|step| {
                     step.resource
                         .agent_name()
@@ -447,6 +460,7 @@ impl WaveShape {
                 .collect(),
             restarts: wave.restarts.iter().map(|agent| printable(agent)).collect(),
             timeouts,
+            pilot,
             others,
         }
     }
@@ -455,6 +469,7 @@ impl WaveShape {
         self.groups.len() == other.groups.len()
             && self.restarts.len() == other.restarts.len()
             && self.timeouts == other.timeouts
+            && self.pilot == other.pilot
             && self.others == other.others
     }
 
@@ -493,6 +508,13 @@ impl WaveShape {
             });
         } else if let Some(wait) = wait {
             parts.push(wait);
+        }
+        if self.pilot > 0 {
+            let roles = if self.pilot == 1 { "role" } else { "roles" };
+            parts.push(format!(
+                "bootstrap {} Pilot {roles}, then confirm mutual trust",
+                self.pilot
+            ));
         }
         if self.others.has_changes() || self.others.kept > 0 {
             let others = counts_phrase(&self.others);

@@ -135,7 +135,9 @@ impl Style {
             | Op::KeepAgent
             | Op::WaitHealthy
             | Op::UpdateTeamAccess
-            | Op::WriteHuman => YELLOW,
+            | Op::WriteHuman
+            | Op::BootstrapPilot
+            | Op::ConfirmPilotTrust => YELLOW,
             Op::RecreateAgent | Op::RemoveAgent | Op::DeleteAgent | Op::DeleteHuman => RED,
             Op::SleepAgent | Op::WakeAgent => CYAN,
         };

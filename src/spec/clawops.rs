@@ -174,6 +174,12 @@ pub struct PilotSetupSpec {
     /// The flows, in order.
     #[serde(default)]
     pub flows: Vec<PilotFlow>,
+    /// Whether clawops runs each role's bootstrap in its container after it starts:
+    /// `clawhub install` of its skills, `pilotctl set-hostname`, the handshakes, and a gate
+    /// on mutual trust with every peer. `false` leaves all of it to the agent (the
+    /// manifest is written either way). Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<bool>,
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ codes! {
     UnsupportedRuntime => "unsupported-runtime",
     /// A Pilot hostname is not a valid hostname.
     PilotInvalidHostname => "pilot-invalid-hostname",
+    /// A Pilot role's skill name is not a ClawHub slug (`clawhub install` takes slugs).
+    PilotInvalidSkill => "pilot-invalid-skill",
     /// A Pilot hostname is reserved (`localhost`, `backbone`, `broadcast`).
     PilotReservedHostname => "pilot-reserved-hostname",
     /// Two roles of a setup share a role id or hostname.

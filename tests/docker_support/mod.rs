@@ -13,13 +13,24 @@ use clawops::spec::hiclaw::ExposeProtocol;
 
 pub const BASE_IMAGE: &str = "clawops-test/agent:base";
 pub const HEALTH_IMAGE: &str = "clawops-test/agent:health";
-pub const PILOT_IMAGE: &str = "clawops-test/agent:pilot";
+/// An image with the `pilotctl` and `clawhub` stand-ins of `tests/pilot_tools/` and the
+/// Pilot registry stand-in (`httpd -f -p 8080 -h /www` serves it).
+pub const PILOT_IMAGE: &str = "clawops-test/agent:pilot-tools";
 /// An image whose health check never passes.
 pub const SICK_IMAGE: &str = "clawops-test/agent:sick";
 /// An image without health check whose process dies a second after it starts.
 pub const CRASHING_IMAGE: &str = "clawops-test/agent:crashing";
-const TOOLS: [&str; 8] = ["sh", "sleep", "cat", "ls", "true", "test", "mkdir", "echo"];
-const PILOTCTL: &str = "#!/bin/sh\necho \"$@\" >> /tmp/pilotctl.log\n";
+const TOOLS: [&str; 24] = [
+    "sh", "sleep", "cat", "ls", "true", "test", "mkdir", "echo", "printf", "grep", "sed",
+    "tr", "head", "cut", "date", "basename", "cp", "rm", "rmdir", "wget", "httpd", "usleep",
+    "wc", "env",
+];
+/// The Pilot stand-ins, installed at these paths of the pilot-tools image.
+const PILOT_TOOLS: [(&str, &str); 3] = [
+    ("bin/pilotctl", include_str!("../pilot_tools/pilotctl")),
+    ("bin/clawhub", include_str!("../pilot_tools/clawhub")),
+    ("www/cgi-bin/pilot", include_str!("../pilot_tools/registry.cgi")),
+];
 
 /// Runs `docker` with `args`; stdout on success.
 pub fn docker(args: &[&str]) -> Result<String, String> {
@@ -52,7 +63,7 @@ fn rootfs(pilot: bool) -> Vec<u8> {
             .append_data(&mut header, path, content)
             .expect("tar entry");
     };
-    for dir in ["bin/", "root/", "tmp/"] {
+    for dir in ["bin/", "root/", "tmp/", "www/", "www/cgi-bin/", "registry/"] {
         add(dir, 0o1777, tar::EntryType::Directory, b"", "");
     }
     add("bin/busybox", 0o755, tar::EntryType::Regular, &busybox, "");
@@ -66,13 +77,9 @@ fn rootfs(pilot: bool) -> Vec<u8> {
         );
     }
     if pilot {
-        add(
-            "bin/pilotctl",
-            0o755,
-            tar::EntryType::Regular,
-            PILOTCTL.as_bytes(),
-            "",
-        );
+        for (path, script) in PILOT_TOOLS {
+            add(path, 0o755, tar::EntryType::Regular, script.as_bytes(), "");
+        }
     }
     builder.into_inner().expect("tar")
 }

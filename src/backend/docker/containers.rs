@@ -233,11 +233,7 @@ async fn create_and_start(
     if agent.state == AgentState::Sleeping {
         return Ok(());
     }
-    start(backend, &agent.name).await?;
-    if agent.role == AgentRole::Pilot {
-        super::pilot::bootstrap(backend, agent).await?;
-    }
-    Ok(())
+    start(backend, &agent.name).await
 }
 
 /// Creates the agent (see [`crate::backend::Backend::create_agent`]).

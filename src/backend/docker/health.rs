@@ -16,25 +16,7 @@ use crate::spec::hiclaw::Probe;
 /// How long a container without health check or probe must stay up.
 const STABILITY_WINDOW: Duration = Duration::from_secs(2);
 
-/// The most output an exec keeps (bytes); the rest is read and dropped, so a chatty probe
-/// cannot fill the memory of the apply.
-pub(super) const OUTPUT_CAP: usize = 64 * 1024;
-
-/// What a command run in a container did.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Ran {
-    /// It exited with this code (`-1` when the engine does not say), and wrote this (its
-    /// first [`OUTPUT_CAP`] bytes).
-    Exited {
-        /// The exit code.
-        code: i64,
-        /// Combined stdout and stderr, lossily decoded.
-        output: String,
-    },
-    /// It had not ended by the deadline: nothing more is read or awaited (the engine has no
-    /// call to stop an exec; the process ends with its container, or by itself).
-    TimedOut,
-}
+pub(super) use crate::backend::shell::{OUTPUT_CAP, Ran};
 
 /// Output kept up to [`OUTPUT_CAP`] bytes.
 #[derive(Default)]

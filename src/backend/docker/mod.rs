@@ -58,8 +58,10 @@ pub struct DockerBackend {
     address: String,
     fleet: String,
     network: String,
-    pilot_warned: std::sync::Arc<std::sync::atomic::AtomicBool>,
     seeder: std::sync::Arc<seed::Seeder>,
+    /// Record writes take turns: steps running side by side (Pilot trust gates) would
+    /// otherwise race to create the record container.
+    records_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The fleet network is known to exist.
     network_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -74,8 +76,8 @@ impl DockerBackend {
             address,
             fleet: fleet.to_owned(),
             network: network.to_owned(),
-            pilot_warned: Default::default(),
             seeder: Default::default(),
+            records_turn: Default::default(),
             network_ready: Default::default(),
         })
     }
@@ -219,6 +221,30 @@ impl Backend for DockerBackend {
         interval: Duration,
     ) -> Result<(), BackendError> {
         health::wait_healthy(self, agent, timeout, interval).await
+    }
+
+    async fn bootstrap_pilot(
+        &self,
+        agent: &Agent,
+        remove: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        pilot::bootstrap(self, agent, remove, timeout).await
+    }
+
+    async fn confirm_pilot_trust(
+        &self,
+        agent: &Agent,
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        pilot::confirm_trust(self, agent, timeout).await
+    }
+
+    async fn pilot_status(
+        &self,
+        agent: &Agent,
+    ) -> Result<crate::backend::pilot::PilotStatus, BackendError> {
+        pilot::status(self, agent).await
     }
 }
 

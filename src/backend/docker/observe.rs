@@ -157,8 +157,10 @@ async fn observe_container(
         last_applied: applied,
         edited: Vec::new(),
         runtime_state: None,
+        pilot: None,
     };
     if let Some(record) = record {
+        agent.pilot = record.pilot.clone();
         agent.config_hash = record.config_hash.clone();
         agent.commit = record.commit.clone().or(agent.commit);
         agent.applied_state = Some(record.state);
@@ -210,6 +212,7 @@ fn missing_agents(
                 last_applied: None,
                 edited: Vec::new(),
                 runtime_state: None,
+                pilot: None,
                 name,
             };
             if let Some(stored) = stored.get(&agent.name).filter(|s| s.container.is_none()) {

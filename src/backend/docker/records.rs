@@ -47,6 +47,9 @@ pub(super) struct AppliedRecord {
     pub commit: Option<String>,
     /// The workspace files.
     pub workspace: Workspace,
+    /// A Pilot role's completed bootstrap (written once its trust is confirmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<crate::observe::PilotRecord>,
 }
 
 impl AppliedRecord {
@@ -57,6 +60,7 @@ impl AppliedRecord {
             config_hash: agent.config_hash.clone(),
             commit: commit.map(str::to_owned),
             workspace: agent.workspace.clone(),
+            pilot: None,
         }
     }
 }
@@ -84,6 +88,7 @@ pub(super) fn from_labels(labels: &HashMap<String, String>) -> Option<(Agent, Ap
             .unwrap_or_else(|| applied.config_hash.clone()),
         commit: commit.cloned(),
         workspace: applied.workspace.clone(),
+        pilot: None,
     };
     Some((applied, record))
 }
@@ -200,6 +205,7 @@ pub(super) async fn write(
     stored: &StoredRecord,
 ) -> Result<(), BackendError> {
     let name = records_name(&backend.fleet);
+    let _turn = backend.records_turn.lock().await;
     ensure_container(backend, &name).await?;
     let bytes = serde_json::to_vec_pretty(stored).map_err(|source| BackendError::Request {
         operation: "encode applied record",

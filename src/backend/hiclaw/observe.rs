@@ -199,6 +199,7 @@ fn observed_agent(
         last_applied: Some(placeholder(name, member, id, hiclaw)),
         edited: Vec::new(),
         runtime_state: live_state.filter(|live| Some(*live) != applied_state),
+        pilot: None,
     }
 }
 

@@ -86,6 +86,7 @@ pub(super) async fn observe(backend: &KubernetesBackend) -> Result<Observed, Bac
                 last_applied: None,
                 edited: Vec::new(),
                 runtime_state: None,
+                pilot: None,
             },
         );
     }
@@ -160,6 +161,7 @@ fn observed_deployment(
         last_applied: record,
         edited: Vec::new(),
         runtime_state: None,
+        pilot: None,
     }
 }
 

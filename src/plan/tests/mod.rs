@@ -582,4 +582,5 @@ fn without_the_applied_record_hash_changes_are_the_causes() {
     );
 }
 
+mod pilot;
 mod rollout;

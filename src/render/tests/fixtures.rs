@@ -73,7 +73,8 @@ impl PlanBuilder {
             Op::KeepAgent => self.plan.summary.kept += 1,
             Op::UpdateTeamAccess => self.plan.summary.access += 1,
             Op::WriteHuman | Op::DeleteHuman => self.plan.summary.humans += 1,
-            Op::WaitHealthy => {}
+            Op::BootstrapPilot => self.plan.summary.pilot += 1,
+            Op::WaitHealthy | Op::ConfirmPilotTrust => {}
         }
         id
     }
