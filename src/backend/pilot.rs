@@ -27,6 +27,17 @@ const FIRST_PAUSE: Duration = Duration::from_millis(250);
 /// The longest pause between two looks at the trust.
 const MOST_PAUSE: Duration = Duration::from_secs(4);
 
+/// Where clawhub installs a role's skills: the agent's home (its `HOME`, the folder its
+/// workspace files live in; `/root` without one), so they land in `<home>/skills/<slug>/`.
+pub fn workdir(agent: &Agent) -> String {
+    agent
+        .env
+        .get("HOME")
+        .map(|variable| variable.value.clone())
+        .filter(|home| !home.is_empty())
+        .unwrap_or_else(|| "/root".to_owned())
+}
+
 /// What a role's Pilot node reports, for `clawops status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PilotStatus {

@@ -22,6 +22,7 @@ pub mod hiclaw_api;
 pub mod hiclaw_http;
 pub mod rest;
 mod serve;
+pub mod exec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -81,6 +82,10 @@ struct State {
     hiclaw: hiclaw::Controller,
     /// Every request to the REST front end (`rest`).
     rest_requests: Vec<Recorded>,
+    /// How the pods answer `exec` (see [`exec`]).
+    exec_script: Option<exec::ExecScript>,
+    /// Every `exec` received.
+    execs: Vec<exec::Exec>,
 }
 
 /// The fake server: its store and its record of requests.
@@ -589,7 +594,8 @@ impl State {
             "metadata": {"name": format!("{name}-pod"), "namespace": NAMESPACE,
                          "labels": deployment["spec"]["template"]["metadata"]["labels"], "uid": format!("pod-{name}")},
             "spec": {"containers": [{"name": "worker"}]},
-            "status": {"conditions": [{"type": "Ready", "status": if sick {"False"} else {"True"}}],
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": if sick {"False"} else {"True"}}],
                        "containerStatuses": [container]},
         });
         self.objects.insert(pod_path, pod);

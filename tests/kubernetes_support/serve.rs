@@ -72,7 +72,13 @@ impl FakeApi {
                 .expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let router = axum::Router::new().fallback(serve_one).with_state(api);
+                let router = axum::Router::new()
+                    .route(
+                        "/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+                        axum::routing::get(super::exec::exec),
+                    )
+                    .fallback(serve_one)
+                    .with_state(api);
                 axum::serve(listener, router).await.expect("serve");
             });
         });

@@ -36,9 +36,8 @@ pub(super) async fn bootstrap(
     remove: &[String],
     timeout: Duration,
 ) -> Result<(), BackendError> {
-    let home = super::workspace::home(agent);
     let deadline = wait::deadline_after(timeout);
-    pilot::bootstrap(backend, agent, &home, remove, deadline).await
+    pilot::bootstrap(backend, agent, &pilot::workdir(agent), remove, deadline).await
 }
 
 /// Waits for mutual trust with every peer, then records the bootstrap as done.
@@ -68,6 +67,5 @@ pub(super) async fn status(
     backend: &DockerBackend,
     agent: &Agent,
 ) -> Result<PilotStatus, BackendError> {
-    let home = super::workspace::home(agent);
-    pilot::status(backend, agent, &home, STATUS_TIMEOUT).await
+    pilot::status(backend, agent, &pilot::workdir(agent), STATUS_TIMEOUT).await
 }

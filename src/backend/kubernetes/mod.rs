@@ -22,6 +22,7 @@ mod health;
 mod lock;
 pub use lock::LEASE_NAME;
 pub mod manifests;
+mod pilot;
 mod observe;
 pub mod render;
 pub mod settings;
@@ -209,5 +210,29 @@ impl Backend for KubernetesBackend {
         interval: Duration,
     ) -> Result<(), BackendError> {
         health::wait_healthy(self, agent, timeout, interval).await
+    }
+
+    async fn bootstrap_pilot(
+        &self,
+        agent: &Agent,
+        remove: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        pilot::bootstrap(self, agent, remove, timeout).await
+    }
+
+    async fn confirm_pilot_trust(
+        &self,
+        agent: &Agent,
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        pilot::confirm_trust(self, agent, timeout).await
+    }
+
+    async fn pilot_status(
+        &self,
+        agent: &Agent,
+    ) -> Result<crate::backend::pilot::PilotStatus, BackendError> {
+        pilot::status(self, agent).await
     }
 }

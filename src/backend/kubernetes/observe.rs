@@ -161,7 +161,10 @@ fn observed_deployment(
         last_applied: record,
         edited: Vec::new(),
         runtime_state: None,
-        pilot: None,
+        pilot: deployment
+            .annotations()
+            .get(super::pilot::PILOT_ANNOTATION)
+            .and_then(|record| serde_json::from_str(record).ok()),
     }
 }
 
