@@ -3,6 +3,7 @@
 
 mod support;
 
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
 use support::{Repo, clawops, example, project_root};
@@ -236,4 +237,40 @@ fn many_warnings_of_one_code_are_shown_five_and_counted() {
         .expect("runs");
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(report["diagnostics"].as_array().map(Vec::len), Some(8));
+}
+
+#[test]
+fn clawopsignore_leaves_out_other_yaml_from_the_same_revision() {
+    let repository = Repo::new("fleet");
+    repository.copy_folder(&example("hiclaw-fleet"), "");
+    repository.write(
+        "ci/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n",
+    );
+    repository.commit("a kustomization beside the fleet");
+    clawops()
+        .arg("validate")
+        .arg(repository.path())
+        .assert()
+        .code(1)
+        .stdout(contains("unknown-kind").and(contains(".clawopsignore")));
+
+    // Ignored in the work tree only: the commit is still read as it is.
+    repository.write(".clawopsignore", "# not fleet files\nci/\n");
+    clawops()
+        .arg("validate")
+        .arg(repository.path())
+        .assert()
+        .code(1);
+    clawops()
+        .args(["validate", "--worktree"])
+        .arg(repository.path())
+        .assert()
+        .success();
+    repository.commit("ignore the CI folder");
+    clawops()
+        .arg("validate")
+        .arg(repository.path())
+        .assert()
+        .success();
 }

@@ -57,19 +57,23 @@ enum Answer {
     Refused { code: String, message: String },
 }
 
+/// How long `clawops status` gives one role's node to answer.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Installs the role's skills, uninstalling those in `remove` that are installed, and sets
-/// its hostname, by `deadline`. `workdir` is the folder clawhub installs into (the agent's
-/// home: skills land in `<workdir>/skills/<slug>/`).
+/// its hostname, within `timeout`. clawhub installs into the agent's [`workdir`].
 pub async fn bootstrap(
     shell: &dyn AgentShell,
     agent: &Agent,
-    workdir: &str,
     remove: &[String],
-    deadline: Instant,
+    timeout: Duration,
 ) -> Result<(), BackendError> {
     let Some(pilot) = &agent.pilot else {
         return Ok(());
     };
+    let deadline = super::wait::deadline_after(timeout);
+    let workdir = workdir(agent);
+    let workdir = workdir.as_str();
     for tool in ["pilotctl", "clawhub"] {
         let check = ["sh", "-c", &format!("command -v {tool}")].map(str::to_owned);
         match shell.run_in(&agent.name, &check, deadline).await? {
@@ -264,16 +268,13 @@ async fn mutual_node_ids(
 }
 
 /// What the role's node reports now: hostname, installed skills, trusted peers.
-pub async fn status(
-    shell: &dyn AgentShell,
-    agent: &Agent,
-    workdir: &str,
-    timeout: Duration,
-) -> Result<PilotStatus, BackendError> {
+pub async fn status(shell: &dyn AgentShell, agent: &Agent) -> Result<PilotStatus, BackendError> {
     let Some(pilot) = &agent.pilot else {
         return Ok(PilotStatus::default());
     };
-    let deadline = super::wait::deadline_after(timeout);
+    let deadline = super::wait::deadline_after(STATUS_TIMEOUT);
+    let workdir = workdir(agent);
+    let workdir = workdir.as_str();
     let hostname = match pilotctl(shell, agent, &["info"], deadline).await? {
         Answer::Ok(data) => data["hostname"]
             .as_str()

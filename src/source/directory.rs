@@ -22,7 +22,15 @@ pub(super) fn read(root: &Path, options: &SourceOptions) -> Result<Snapshot, Sou
             origin: options.location.clone(),
         });
     }
+    let ignore_path = base.join(super::IGNORE_FILE_NAME);
+    let ignored = fs::metadata(&ignore_path)
+        .ok()
+        .filter(|metadata| metadata.is_file() && metadata.len() <= options.max_file_size)
+        .and_then(|_| fs::read_to_string(&ignore_path).ok())
+        .map(|text| super::ignore_file::IgnoreRules::parse(&text))
+        .unwrap_or_default();
     let mut walker = Walker {
+        ignored,
         root: canonical_root.clone(),
         subfolder: subfolder.clone(),
         limit: options.max_file_size,
@@ -55,6 +63,8 @@ pub(super) fn folder_name(path: &Path) -> String {
 }
 
 struct Walker {
+    /// What `.clawopsignore` leaves out.
+    ignored: super::ignore_file::IgnoreRules,
     root: PathBuf,
     subfolder: String,
     limit: u64,
@@ -80,7 +90,7 @@ impl Walker {
                 if !name.starts_with('.') {
                     self.walk(&entry.path(), &child)?;
                 }
-            } else if is_considered(&child) {
+            } else if is_considered(&child) && !self.ignored.excludes(&child) {
                 self.read_file(&entry.path(), &child, file_type.is_symlink())?;
             }
         }

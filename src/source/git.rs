@@ -108,9 +108,13 @@ pub(super) fn read_repository(
         files: Vec::new(),
         rejected: Vec::new(),
     };
+    let ignored = ignore_rules(repository, &recorder.records, options.max_file_size);
     for entry in recorder.records {
         let relative = entry.filepath.to_str_lossy().into_owned();
-        if !(entry.mode.is_blob() || entry.mode.is_link()) || !is_considered(&relative) {
+        if !(entry.mode.is_blob() || entry.mode.is_link())
+            || !is_considered(&relative)
+            || ignored.excludes(&relative)
+        {
             continue;
         }
         let path = super::join_path(&subfolder, &relative);
@@ -229,6 +233,27 @@ fn resolve_relative(link_path: &str, target: &str) -> Option<String> {
         }
     }
     Some(parts.join("/"))
+}
+
+/// The `.clawopsignore` at the root of the traversed tree, as of the same commit (none
+/// when absent, not a file, too large or unreadable: nothing is then left out).
+fn ignore_rules(
+    repository: &gix::Repository,
+    records: &[gix::traverse::tree::recorder::Entry],
+    limit: u64,
+) -> super::ignore_file::IgnoreRules {
+    let text = records
+        .iter()
+        .find(|entry| entry.mode.is_blob() && entry.filepath == super::IGNORE_FILE_NAME)
+        .filter(|entry| {
+            repository
+                .find_header(entry.oid)
+                .is_ok_and(|header| header.size() <= limit)
+        })
+        .and_then(|entry| repository.find_object(entry.oid).ok())
+        .map(|object| String::from_utf8_lossy(&object.data).into_owned())
+        .unwrap_or_default();
+    super::ignore_file::IgnoreRules::parse(&text)
 }
 
 #[cfg(test)]

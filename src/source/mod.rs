@@ -4,13 +4,14 @@
 //! never from the work tree unless asked), a plain directory, or a remote URL fetched into
 //! a cache. The result is a [`Snapshot`]: the commit it came from and the text of every
 //! file the later stages consider (`clawops.toml` and `*.yaml`/`*.yml`, hidden folders
-//! skipped). Files that cannot be used (too large, not UTF-8, a symlink leaving the
+//! skipped, and those `.clawopsignore` at the fleet root names). Files that cannot be used (too large, not UTF-8, a symlink leaving the
 //! repository) are listed as rejected so validation can report them with the rest.
 
 mod cache;
 mod directory;
 mod error;
 mod git;
+mod ignore_file;
 mod redact;
 mod remote;
 
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::SourceError;
+pub use ignore_file::IGNORE_FILE_NAME;
 pub(crate) use redact::{is_credential_parameter, redact_url};
 
 /// The default largest file size considered (1 MiB).

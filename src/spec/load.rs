@@ -407,12 +407,18 @@ fn identify(file: &str, document: DocumentText<'_>, header: &Header) -> Result<K
             document.start(),
             "document has no `kind`",
         )
-        .with_help(format!("add `kind:` with one of: {}", kind_names())));
+        .with_help(format!(
+            "add `kind:` with one of: {}; if this file is not part of the fleet, list it in `.clawopsignore` at the fleet root",
+            kind_names()
+        )));
     };
     let Some(kind) = Kind::from_name(kind_name) else {
         let help = match did_you_mean(kind_name, Kind::ALL.iter().map(|kind| kind.as_str())) {
             Some(suggestion) => format!("did you mean `{suggestion}`?"),
-            None => format!("known kinds: {}", kind_names()),
+            None => format!(
+                "known kinds: {}; if this file is not part of the fleet (a CI file, a kustomization), list it in `.clawopsignore` at the fleet root",
+                kind_names()
+            ),
         };
         return Err(Diagnostic::error(
             Code::UnknownKind,

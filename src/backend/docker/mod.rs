@@ -229,7 +229,7 @@ impl Backend for DockerBackend {
         remove: &[String],
         timeout: Duration,
     ) -> Result<(), BackendError> {
-        pilot::bootstrap(self, agent, remove, timeout).await
+        crate::backend::pilot::bootstrap(self, agent, remove, timeout).await
     }
 
     async fn confirm_pilot_trust(
@@ -244,7 +244,7 @@ impl Backend for DockerBackend {
         &self,
         agent: &Agent,
     ) -> Result<crate::backend::pilot::PilotStatus, BackendError> {
-        pilot::status(self, agent).await
+        crate::backend::pilot::status(self, agent).await
     }
 }
 

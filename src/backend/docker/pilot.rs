@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 use super::DockerBackend;
 use super::health::exec;
 use super::records::{self, StoredRecord};
-use crate::backend::pilot::{self, PilotStatus};
+use crate::backend::pilot;
 use crate::backend::shell::{AgentShell, Ran};
-use crate::backend::{BackendError, wait};
+use crate::backend::BackendError;
 use crate::desired::Agent;
 use crate::observe::PilotRecord;
 
-/// How long `clawops status` gives one role's node to answer.
-const STATUS_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[async_trait::async_trait]
 impl AgentShell for DockerBackend {
@@ -27,17 +25,6 @@ impl AgentShell for DockerBackend {
     ) -> Result<Ran, BackendError> {
         exec(self, agent, command, deadline).await
     }
-}
-
-/// Installs the role's skills and sets its hostname (see [`pilot::bootstrap`]).
-pub(super) async fn bootstrap(
-    backend: &DockerBackend,
-    agent: &Agent,
-    remove: &[String],
-    timeout: Duration,
-) -> Result<(), BackendError> {
-    let deadline = wait::deadline_after(timeout);
-    pilot::bootstrap(backend, agent, &pilot::workdir(agent), remove, deadline).await
 }
 
 /// Waits for mutual trust with every peer, then records the bootstrap as done.
@@ -60,12 +47,4 @@ pub(super) async fn confirm_trust(
         record,
     };
     records::write(backend, &agent.name, &stored).await
-}
-
-/// What the role's node reports.
-pub(super) async fn status(
-    backend: &DockerBackend,
-    agent: &Agent,
-) -> Result<PilotStatus, BackendError> {
-    pilot::status(backend, agent, &pilot::workdir(agent), STATUS_TIMEOUT).await
 }

@@ -218,7 +218,7 @@ impl Backend for KubernetesBackend {
         remove: &[String],
         timeout: Duration,
     ) -> Result<(), BackendError> {
-        pilot::bootstrap(self, agent, remove, timeout).await
+        crate::backend::pilot::bootstrap(self, agent, remove, timeout).await
     }
 
     async fn confirm_pilot_trust(
@@ -233,6 +233,6 @@ impl Backend for KubernetesBackend {
         &self,
         agent: &Agent,
     ) -> Result<crate::backend::pilot::PilotStatus, BackendError> {
-        pilot::status(self, agent).await
+        crate::backend::pilot::status(self, agent).await
     }
 }

@@ -16,9 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::KubernetesBackend;
 use super::client::request_error;
 use crate::backend::labels::AGENT_LABEL;
-use crate::backend::pilot::{self, PilotStatus};
+use crate::backend::pilot;
 use crate::backend::shell::{AgentShell, OUTPUT_CAP, Ran};
-use crate::backend::{BackendError, wait};
+use crate::backend::BackendError;
 use crate::desired::Agent;
 use crate::observe::PilotRecord;
 
@@ -26,8 +26,6 @@ use crate::observe::PilotRecord;
 pub const PILOT_ANNOTATION: &str = "clawops.dev/pilot";
 /// The field manager of that annotation.
 const PILOT_FIELD_MANAGER: &str = "clawops-pilot";
-/// How long `clawops status` gives one role's node to answer.
-const STATUS_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[async_trait::async_trait]
 impl AgentShell for KubernetesBackend {
@@ -122,17 +120,6 @@ async fn running_pod(backend: &KubernetesBackend, agent: &str) -> Result<String,
         })
 }
 
-/// Installs the role's skills and sets its hostname (see [`pilot::bootstrap`]).
-pub(super) async fn bootstrap(
-    backend: &KubernetesBackend,
-    agent: &Agent,
-    remove: &[String],
-    timeout: Duration,
-) -> Result<(), BackendError> {
-    let deadline = wait::deadline_after(timeout);
-    pilot::bootstrap(backend, agent, &pilot::workdir(agent), remove, deadline).await
-}
-
 /// Waits for mutual trust with every peer, then records the bootstrap on the Deployment.
 pub(super) async fn confirm_trust(
     backend: &KubernetesBackend,
@@ -159,12 +146,4 @@ pub(super) async fn confirm_trust(
         .await
         .map_err(|error| request_error("record the Pilot bootstrap of", agent.name.clone(), error))?;
     Ok(())
-}
-
-/// What the role's node reports.
-pub(super) async fn status(
-    backend: &KubernetesBackend,
-    agent: &Agent,
-) -> Result<PilotStatus, BackendError> {
-    pilot::status(backend, agent, &pilot::workdir(agent), STATUS_TIMEOUT).await
 }
