@@ -12,9 +12,7 @@ use clawops::desired::{AgentRole, EnvVar};
 use clawops::observe::{Health, ObservedStatus};
 use clawops::spec::clawops::PullPolicy;
 use clawops::spec::hiclaw::{AgentState, Probe};
-use docker_support::{
-    BASE_IMAGE, HEALTH_IMAGE, SICK_IMAGE, container_id, docker, fleet, inspect,
-};
+use docker_support::{BASE_IMAGE, HEALTH_IMAGE, SICK_IMAGE, container_id, docker, fleet, inspect};
 
 #[tokio::test]
 async fn creates_running_and_asleep_agents_with_labels_env_volume_and_workdir() {

@@ -24,8 +24,19 @@ impl Registry {
         docker(&["network", "create", &network]).expect("network");
         let name = format!("{}-pilot-registry", fleet.name);
         docker(&[
-            "run", "-d", "--name", &name, "--network", &network, PILOT_IMAGE, "httpd", "-f",
-            "-p", "8080", "-h", "/www",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &network,
+            PILOT_IMAGE,
+            "httpd",
+            "-f",
+            "-p",
+            "8080",
+            "-h",
+            "/www",
         ])
         .expect("registry starts");
         Self { name }
@@ -73,8 +84,9 @@ fn setup_repository(fleet: &str, image: &str, registry: &str, timeout: &str) -> 
 
 /// The example's setup with each role's agent on `image` and `extra` appended to the spec.
 fn setup(image: &str, registry: &str, extra: &str) -> String {
-    let text = std::fs::read_to_string(example("multi-region-content-sync").join("pilot-setup.yaml"))
-        .expect("example");
+    let text =
+        std::fs::read_to_string(example("multi-region-content-sync").join("pilot-setup.yaml"))
+            .expect("example");
     let agent = "      agent:\n        model: qwen3.5-plus\n        runtime: openclaw\n";
     assert!(text.contains(agent));
     let placed = format!(
@@ -85,8 +97,14 @@ fn setup(image: &str, registry: &str, extra: &str) -> String {
 
 /// A file in a role's container (empty when it does not exist).
 fn read(container: &str, path: &str) -> String {
-    docker(&["exec", container, "sh", "-c", &format!("cat {path} 2>/dev/null || true")])
-        .expect("exec")
+    docker(&[
+        "exec",
+        container,
+        "sh",
+        "-c",
+        &format!("cat {path} 2>/dev/null || true"),
+    ])
+    .expect("exec")
 }
 
 const ROLES: [&str; 4] = ["origin", "edge-us", "edge-eu", "edge-asia"];
@@ -136,11 +154,16 @@ async fn the_example_deploys_the_whole_way_and_a_no_op_runs_nothing() {
     let hostnames = registry.sh("ls /registry/hostnames");
     assert_eq!(
         hostnames.lines().collect::<Vec<_>>(),
-        ["acme-edge-asia", "acme-edge-eu", "acme-edge-us", "acme-origin"]
+        [
+            "acme-edge-asia",
+            "acme-edge-eu",
+            "acme-edge-us",
+            "acme-origin"
+        ]
     );
     assert_eq!(registry.trust_entries(), 6);
-    let origin_trust = docker(&["exec", &container("origin"), "pilotctl", "--json", "trust"])
-        .expect("trust");
+    let origin_trust =
+        docker(&["exec", &container("origin"), "pilotctl", "--json", "trust"]).expect("trust");
     assert_eq!(origin_trust.matches("\"mutual\":true").count(), 3);
 
     // A no-op: the plan is empty and the apply runs no command in any role.
@@ -161,7 +184,10 @@ async fn the_example_deploys_the_whole_way_and_a_no_op_runs_nothing() {
         .assert()
         .success();
     let after: Vec<usize> = ROLES.iter().map(|role| calls(role)).collect();
-    assert_eq!(before, after, "a no-op apply runs no pilotctl or clawhub call");
+    assert_eq!(
+        before, after,
+        "a no-op apply runs no pilotctl or clawhub call"
+    );
 
     // Status shows each role's hostname, skills and trusted peers.
     clawops()
@@ -184,7 +210,9 @@ async fn the_example_deploys_the_whole_way_and_a_no_op_runs_nothing() {
     repository.write("pilot-setup.yaml", changed);
     repository.commit("origin archives instead of broadcasting");
     let edge_calls: Vec<usize> = ROLES[1..].iter().map(|role| calls(role)).collect();
-    let origin_before = read(&container("origin"), "/tmp/clawhub.log").lines().count();
+    let origin_before = read(&container("origin"), "/tmp/clawhub.log")
+        .lines()
+        .count();
     clawops()
         .args(["apply", "--yes"])
         .arg(repository.path())
@@ -221,7 +249,10 @@ async fn a_peer_that_resolves_late_is_retried_and_one_that_never_comes_is_named(
         .lines()
         .filter(|line| *line == "--json find acme-edge-us")
         .count();
-    assert!(finds >= 2, "the peer was looked up again after it did not resolve");
+    assert!(
+        finds >= 2,
+        "the peer was looked up again after it did not resolve"
+    );
     assert_eq!(registry.trust_entries(), 6);
 
     // A fleet whose edge never registers: the gate fails within its timeout, naming it.

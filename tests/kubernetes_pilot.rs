@@ -35,14 +35,19 @@ fn answer(network: &Mutex<Network>, pod: &str, command: &[String]) -> (i64, Stri
         ["sh", "-c", _] | ["clawhub", ..] => (0, String::new()),
         ["cat", _] => (1, "no lock file".to_owned()),
         ["pilotctl", "--json", "set-hostname", hostname] => {
-            network.hostnames.insert(pod.to_owned(), (*hostname).to_owned());
+            network
+                .hostnames
+                .insert(pod.to_owned(), (*hostname).to_owned());
             ok(&format!("{{\"hostname\":\"{hostname}\"}}"))
         }
         ["pilotctl", "--json", "find", hostname] => {
             if network.hostnames.values().any(|known| known == hostname) {
                 ok(&format!("{{\"node_id\":\"{}\"}}", node_of(hostname)))
             } else {
-                (1, r#"{"status":"error","code":"not_found","message":"no node"}"#.to_owned())
+                (
+                    1,
+                    r#"{"status":"error","code":"not_found","message":"no node"}"#.to_owned(),
+                )
             }
         }
         ["pilotctl", "--json", "handshake", node, _reason] => {
@@ -62,7 +67,9 @@ fn answer(network: &Mutex<Network>, pod: &str, command: &[String]) -> (i64, Stri
                 .values()
                 .filter(|peer| {
                     network.handshakes.contains(&(me.clone(), node_of(peer)))
-                        && network.handshakes.contains(&((*peer).clone(), node_of(&me)))
+                        && network
+                            .handshakes
+                            .contains(&((*peer).clone(), node_of(&me)))
                 })
                 .map(|peer| format!("{{\"node_id\":\"{}\",\"mutual\":true}}", node_of(peer)))
                 .collect();
@@ -97,10 +104,8 @@ fn the_example_bootstraps_through_the_exec_subresource_and_a_no_op_execs_nothing
 
     let execs = api.execs();
     assert!(
-        execs
-            .iter()
-            .all(|exec| exec.container == "worker"
-                && exec.streams == "stdin= stdout=true stderr=true tty="),
+        execs.iter().all(|exec| exec.container == "worker"
+            && exec.streams == "stdin= stdout=true stderr=true tty="),
         "{execs:?}"
     );
     let origin = "hiclaw-worker-acme-origin-pod";
@@ -111,14 +116,27 @@ fn the_example_bootstraps_through_the_exec_subresource_and_a_no_op_execs_nothing
         .collect();
     assert_eq!(
         installs,
-        ["pilot-sync", "pilot-share", "pilot-broadcast", "pilot-heartbeat-monitor"]
+        [
+            "pilot-sync",
+            "pilot-share",
+            "pilot-broadcast",
+            "pilot-heartbeat-monitor"
+        ]
     );
     let network_now = network.lock().expect("network");
     assert_eq!(network_now.hostnames.len(), 4);
-    assert_eq!(network_now.handshakes.len(), 6, "origin ↔ each of three edges");
+    assert_eq!(
+        network_now.handshakes.len(),
+        6,
+        "origin ↔ each of three edges"
+    );
     drop(network_now);
     let deployment = api
-        .object(&object_path("apps/v1", "deployments", "hiclaw-worker-acme-origin"))
+        .object(&object_path(
+            "apps/v1",
+            "deployments",
+            "hiclaw-worker-acme-origin",
+        ))
         .expect("deployment");
     let record = deployment["metadata"]["annotations"]["clawops.dev/pilot"]
         .as_str()

@@ -100,7 +100,11 @@ pub async fn bootstrap(
         command.push("--yes".to_owned());
         checked(shell, agent, &command, deadline).await?;
     }
-    for slug in pilot.skills.iter().filter(|slug| !installed.contains(*slug)) {
+    for slug in pilot
+        .skills
+        .iter()
+        .filter(|slug| !installed.contains(*slug))
+    {
         checked(shell, agent, &clawhub("install", slug), deadline).await?;
     }
     match pilotctl(shell, agent, &["set-hostname", &pilot.hostname], deadline).await? {
@@ -203,7 +207,8 @@ async fn look_at_trust(
         let Some(id) = node_ids.get(peer).filter(|_| !sent.contains(peer)) else {
             continue;
         };
-        if let Answer::Ok(_) = pilotctl(shell, agent, &["handshake", id, &reason], deadline).await? {
+        if let Answer::Ok(_) = pilotctl(shell, agent, &["handshake", id, &reason], deadline).await?
+        {
             sent.insert(peer.clone());
         }
     }
@@ -371,8 +376,12 @@ async fn checked(
             operation: "pilot bootstrap",
             agent: agent.name.clone(),
             transient: false,
-            source: format!("`{}` exited with {code}: {}", command.join(" "), output.trim())
-                .into(),
+            source: format!(
+                "`{}` exited with {code}: {}",
+                command.join(" "),
+                output.trim()
+            )
+            .into(),
         }),
         Ran::TimedOut => Err(timed_out(agent, command)),
     }

@@ -116,7 +116,14 @@ fn table(desired: &Desired, observed: &Observed) -> String {
 /// Per running Pilot role: its node's hostname, installed skills and trusted peers.
 fn pilot_table(pilot: &[engine::PilotRow]) -> String {
     let mut rows = vec![
-        ["PILOT ROLE", "HOSTNAME", "SKILLS", "TRUSTED PEERS", "NOT TRUSTED"].map(str::to_owned),
+        [
+            "PILOT ROLE",
+            "HOSTNAME",
+            "SKILLS",
+            "TRUSTED PEERS",
+            "NOT TRUSTED",
+        ]
+        .map(str::to_owned),
     ];
     let listed = |items: &[String]| {
         if items.is_empty() {

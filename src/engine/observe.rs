@@ -29,7 +29,10 @@ pub async fn observe_fleet(
 }
 
 /// What one Pilot role's node reports (or why it could not be asked).
-pub type PilotRow = (String, Result<crate::backend::pilot::PilotStatus, BackendError>);
+pub type PilotRow = (
+    String,
+    Result<crate::backend::pilot::PilotStatus, BackendError>,
+);
 
 /// What `clawops status` shows: the fleet observed fully, and each running Pilot role's
 /// node as it reports itself (hostname, installed skills, trusted peers).

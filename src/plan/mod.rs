@@ -13,8 +13,8 @@ mod resource;
 mod rollout;
 
 pub use model::{Cause, Drift, MassDeletion, Op, PLAN_FORMAT, Plan, Step, Summary, Wave};
-pub use resource::{HealthGate, Resource, RolloutGroup};
 pub use pilot::skills_removed;
+pub use resource::{HealthGate, Resource, RolloutGroup};
 pub use rollout::HEALTH_INTERVAL_MILLISECONDS;
 
 use std::collections::{BTreeMap, BTreeSet};

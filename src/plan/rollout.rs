@@ -280,7 +280,14 @@ fn add_batch(
             previous_of_agent = Some((resource, gate_id));
         }
     }
-    ids.extend(trust_gates(desired, steps, wave, &batch.group, settings, &bootstraps));
+    ids.extend(trust_gates(
+        desired,
+        steps,
+        wave,
+        &batch.group,
+        settings,
+        &bootstraps,
+    ));
     ids
 }
 

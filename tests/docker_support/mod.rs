@@ -21,15 +21,17 @@ pub const SICK_IMAGE: &str = "clawops-test/agent:sick";
 /// An image without health check whose process dies a second after it starts.
 pub const CRASHING_IMAGE: &str = "clawops-test/agent:crashing";
 const TOOLS: [&str; 24] = [
-    "sh", "sleep", "cat", "ls", "true", "test", "mkdir", "echo", "printf", "grep", "sed",
-    "tr", "head", "cut", "date", "basename", "cp", "rm", "rmdir", "wget", "httpd", "usleep",
-    "wc", "env",
+    "sh", "sleep", "cat", "ls", "true", "test", "mkdir", "echo", "printf", "grep", "sed", "tr",
+    "head", "cut", "date", "basename", "cp", "rm", "rmdir", "wget", "httpd", "usleep", "wc", "env",
 ];
 /// The Pilot stand-ins, installed at these paths of the pilot-tools image.
 const PILOT_TOOLS: [(&str, &str); 3] = [
     ("bin/pilotctl", include_str!("../pilot_tools/pilotctl")),
     ("bin/clawhub", include_str!("../pilot_tools/clawhub")),
-    ("www/cgi-bin/pilot", include_str!("../pilot_tools/registry.cgi")),
+    (
+        "www/cgi-bin/pilot",
+        include_str!("../pilot_tools/registry.cgi"),
+    ),
 ];
 
 /// Runs `docker` with `args`; stdout on success.

@@ -30,7 +30,10 @@ pub struct Exec {
 
 impl FakeApi {
     /// Makes the pods answer `exec` with `script`.
-    pub fn on_exec(&self, script: impl Fn(&str, &[String]) -> (i64, String) + Send + Sync + 'static) {
+    pub fn on_exec(
+        &self,
+        script: impl Fn(&str, &[String]) -> (i64, String) + Send + Sync + 'static,
+    ) {
         self.state.lock().expect("state").exec_script = Some(Arc::new(script));
     }
 

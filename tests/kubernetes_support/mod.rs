@@ -15,6 +15,7 @@
 
 #[path = "../hiclaw_support/crds.rs"]
 mod crds;
+pub mod exec;
 mod fields;
 pub mod fleet;
 mod hiclaw;
@@ -22,7 +23,6 @@ pub mod hiclaw_api;
 pub mod hiclaw_http;
 pub mod rest;
 mod serve;
-pub mod exec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;

@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 use super::DockerBackend;
 use super::health::exec;
 use super::records::{self, StoredRecord};
+use crate::backend::BackendError;
 use crate::backend::pilot;
 use crate::backend::shell::{AgentShell, Ran};
-use crate::backend::BackendError;
 use crate::desired::Agent;
 use crate::observe::PilotRecord;
-
 
 #[async_trait::async_trait]
 impl AgentShell for DockerBackend {
@@ -37,8 +36,7 @@ pub(super) async fn confirm_trust(
     let Some(bootstrap) = &agent.pilot else {
         return Ok(());
     };
-    let Some((container, Some(mut record))) = records::current(backend, &agent.name).await?
-    else {
+    let Some((container, Some(mut record))) = records::current(backend, &agent.name).await? else {
         return Ok(());
     };
     record.pilot = Some(PilotRecord::of(bootstrap));

@@ -15,10 +15,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::KubernetesBackend;
 use super::client::request_error;
+use crate::backend::BackendError;
 use crate::backend::labels::AGENT_LABEL;
 use crate::backend::pilot;
 use crate::backend::shell::{AgentShell, OUTPUT_CAP, Ran};
-use crate::backend::BackendError;
 use crate::desired::Agent;
 use crate::observe::PilotRecord;
 
@@ -109,7 +109,10 @@ async fn running_pod(backend: &KubernetesBackend, agent: &str) -> Result<String,
     pods.into_iter()
         .filter(|pod| pod.metadata.deletion_timestamp.is_none())
         .find(|pod| {
-            pod.status.as_ref().and_then(|status| status.phase.as_deref()) == Some("Running")
+            pod.status
+                .as_ref()
+                .and_then(|status| status.phase.as_deref())
+                == Some("Running")
         })
         .and_then(|pod| pod.metadata.name)
         .ok_or_else(|| BackendError::Request {
@@ -144,6 +147,8 @@ pub(super) async fn confirm_trust(
             &Patch::Apply(patch),
         )
         .await
-        .map_err(|error| request_error("record the Pilot bootstrap of", agent.name.clone(), error))?;
+        .map_err(|error| {
+            request_error("record the Pilot bootstrap of", agent.name.clone(), error)
+        })?;
     Ok(())
 }

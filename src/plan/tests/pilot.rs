@@ -48,7 +48,10 @@ fn roles_started_together_are_bootstrapped_after_their_gates_then_confirmed_toge
             id(Op::BootstrapPilot, "edge"),
         ];
         bootstraps.sort_unstable();
-        assert_eq!(after, bootstraps, "every role has a hostname before any handshake");
+        assert_eq!(
+            after, bootstraps,
+            "every role has a hostname before any handshake"
+        );
     }
     assert_eq!(
         plan.steps[id(Op::BootstrapPilot, "origin")].causes,
