@@ -27,17 +27,6 @@ const FIRST_PAUSE: Duration = Duration::from_millis(250);
 /// The longest pause between two looks at the trust.
 const MOST_PAUSE: Duration = Duration::from_secs(4);
 
-/// Where clawhub installs a role's skills: the agent's home (its `HOME`, the folder its
-/// workspace files live in; `/root` without one), so they land in `<home>/skills/<slug>/`.
-pub fn workdir(agent: &Agent) -> String {
-    agent
-        .env
-        .get("HOME")
-        .map(|variable| variable.value.clone())
-        .filter(|home| !home.is_empty())
-        .unwrap_or_else(|| "/root".to_owned())
-}
-
 /// What a role's Pilot node reports, for `clawops status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PilotStatus {
@@ -61,7 +50,8 @@ enum Answer {
 const STATUS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Installs the role's skills, uninstalling those in `remove` that are installed, and sets
-/// its hostname, within `timeout`. clawhub installs into the agent's [`workdir`].
+/// its hostname, within `timeout`. clawhub installs into the agent's
+/// [home](super::shell::home): skills land in `<home>/skills/<slug>/`.
 pub async fn bootstrap(
     shell: &dyn AgentShell,
     agent: &Agent,
@@ -72,7 +62,7 @@ pub async fn bootstrap(
         return Ok(());
     };
     let deadline = super::wait::deadline_after(timeout);
-    let workdir = workdir(agent);
+    let workdir = super::shell::home(agent);
     let workdir = workdir.as_str();
     for tool in ["pilotctl", "clawhub"] {
         let check = ["sh", "-c", &format!("command -v {tool}")].map(str::to_owned);
@@ -278,7 +268,7 @@ pub async fn status(shell: &dyn AgentShell, agent: &Agent) -> Result<PilotStatus
         return Ok(PilotStatus::default());
     };
     let deadline = super::wait::deadline_after(STATUS_TIMEOUT);
-    let workdir = workdir(agent);
+    let workdir = super::shell::home(agent);
     let workdir = workdir.as_str();
     let hostname = match pilotctl(shell, agent, &["info"], deadline).await? {
         Answer::Ok(data) => data["hostname"]

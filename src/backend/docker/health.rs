@@ -16,22 +16,8 @@ use crate::spec::hiclaw::Probe;
 /// How long a container without health check or probe must stay up.
 const STABILITY_WINDOW: Duration = Duration::from_secs(2);
 
-pub(super) use crate::backend::shell::{OUTPUT_CAP, Ran};
-
-/// Output kept up to [`OUTPUT_CAP`] bytes.
-#[derive(Default)]
-struct Capped(Vec<u8>);
-
-impl Capped {
-    fn push(&mut self, chunk: &[u8]) {
-        let room = OUTPUT_CAP.saturating_sub(self.0.len());
-        self.0.extend_from_slice(&chunk[..chunk.len().min(room)]);
-    }
-
-    fn into_string(self) -> String {
-        String::from_utf8_lossy(&self.0).into_owned()
-    }
-}
+use crate::backend::shell::Capped;
+pub(super) use crate::backend::shell::Ran;
 
 /// Runs `command` in `container` until it exits or `deadline` passes, whichever is first.
 pub(super) async fn exec(
@@ -195,22 +181,4 @@ pub(super) fn deadline_after(timeout: Duration) -> Instant {
     now.checked_add(timeout)
         .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
         .unwrap_or(now)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_is_kept_up_to_the_cap_and_the_rest_dropped() {
-        let mut output = Capped::default();
-        output.push(b"first line\n");
-        let chunk = vec![b'x'; OUTPUT_CAP];
-        output.push(&chunk);
-        output.push(b"never kept");
-        let kept = output.into_string();
-        assert_eq!(kept.len(), OUTPUT_CAP);
-        assert!(kept.starts_with("first line\nxxx"));
-        assert!(!kept.contains("never kept"));
-    }
 }

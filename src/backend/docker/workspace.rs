@@ -15,18 +15,12 @@ use crate::backend::BackendError;
 use crate::desired::{Agent, Workspace};
 
 /// `HOME` when an agent's env has none.
-const DEFAULT_HOME: &str = "/root";
 /// Workspace files read back at once when verifying a push.
 const VERIFY_CONCURRENCY: usize = 8;
 
 /// The agent's `HOME` (its working directory and workspace mount point).
 pub(super) fn home(agent: &Agent) -> String {
-    agent
-        .env
-        .get("HOME")
-        .map(|variable| variable.value.clone())
-        .filter(|home| !home.is_empty())
-        .unwrap_or_else(|| DEFAULT_HOME.to_owned())
+    crate::backend::shell::home(agent)
 }
 
 /// A tar archive of `files` (paths relative to the extraction directory).

@@ -18,7 +18,7 @@ use super::client::request_error;
 use crate::backend::BackendError;
 use crate::backend::labels::AGENT_LABEL;
 use crate::backend::pilot;
-use crate::backend::shell::{AgentShell, OUTPUT_CAP, Ran};
+use crate::backend::shell::{AgentShell, Capped, Ran};
 use crate::desired::Agent;
 use crate::observe::PilotRecord;
 
@@ -50,11 +50,10 @@ impl AgentShell for KubernetesBackend {
                 None => None,
             };
             let mut output = stdout;
-            output.extend(stderr);
-            output.truncate(OUTPUT_CAP);
+            output.push(stderr.bytes());
             Ok(Ran::Exited {
                 code: exit_code(status.as_ref()),
-                output: String::from_utf8_lossy(&output).into_owned(),
+                output: output.into_string(),
             })
         };
         match tokio::time::timeout_at(deadline.into(), run).await {
@@ -64,9 +63,10 @@ impl AgentShell for KubernetesBackend {
     }
 }
 
-/// The first [`OUTPUT_CAP`] bytes of a stream, the rest read and dropped.
-async fn capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
-    let mut kept = Vec::new();
+/// A stream read to its end, its first [`OUTPUT_CAP`](crate::backend::shell::OUTPUT_CAP)
+/// bytes kept.
+async fn capped(stream: Option<impl AsyncRead + Unpin>) -> Capped {
+    let mut kept = Capped::default();
     let Some(mut stream) = stream else {
         return kept;
     };
@@ -75,8 +75,7 @@ async fn capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
         if read == 0 {
             break;
         }
-        let room = OUTPUT_CAP.saturating_sub(kept.len());
-        kept.extend_from_slice(&chunk[..read.min(room)]);
+        kept.push(&chunk[..read]);
     }
     kept
 }
