@@ -10,7 +10,11 @@ use super::{Context, block_on, load};
 use crate::apply::{BarProgress, LogProgress, Progress};
 use crate::cli::ApplyArgs;
 use crate::engine::{self, PlanSettings, Reconcile, ReconcileError, Reconciled};
+use crate::notify::{self, Announce, Notifier, NotifyEnvironment, Origin};
 use crate::plan::Plan;
+
+/// How long `apply` waits, at the end, for its notifications to go out.
+const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Applies; exit 0 when every step succeeded (or nothing changes), 1 otherwise.
 pub fn run(context: &Context, args: &ApplyArgs) -> ExitCode {
@@ -40,6 +44,12 @@ pub fn run(context: &Context, args: &ApplyArgs) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+        let environment = NotifyEnvironment::from_process(Some(&args.source.source));
+        let notifier = Notifier::start(notify::sinks(&loaded.config.notify, &environment));
+        let commit = loaded
+            .revision
+            .as_ref()
+            .map(|revision| revision.commit.as_str());
         let stop = stop_on_ctrl_c();
         let progress = progress(context);
         let show = |plan: &Plan| {
@@ -61,8 +71,15 @@ pub fn run(context: &Context, args: &ApplyArgs) -> ExitCode {
             confirm: &confirm,
             progress: progress.as_ref(),
             stop: &stop,
+            announce: Announce {
+                notifier: &notifier,
+                origin: Origin::Apply,
+                commit,
+            },
         };
-        finish(context, reconcile.run().await)
+        let result = reconcile.run().await;
+        notifier.finish(NOTIFY_WAIT).await;
+        finish(context, result)
     })
 }
 

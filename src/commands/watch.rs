@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::{Context, block_on};
 use crate::cli::WatchArgs;
 use crate::engine::PlanSettings;
+use crate::notify::NotifyEnvironment;
 use crate::source::{SourceOptions, default_cache_dir};
 use crate::watch::settings::{WatchSettings, default_state_file};
 
@@ -134,6 +135,7 @@ fn settings(args: &WatchArgs) -> Result<WatchSettings, WatchSettingsError> {
             max_file_size: args.max_file_size,
         },
         branch: args.branch.clone(),
+        notify_environment: NotifyEnvironment::from_process(Some(&args.remote)),
         shown_remote,
         interval,
         listen,

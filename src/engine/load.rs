@@ -14,6 +14,8 @@ pub struct Loaded {
     pub desired: Desired,
     /// The fleet settings (`clawops.toml`): backend, rollout, prune.
     pub config: Config,
+    /// The commit read, when the source is git (named in notifications).
+    pub revision: Option<source::Revision>,
 }
 
 /// Why the desired state could not be loaded.
@@ -121,5 +123,6 @@ pub fn check(snapshot: Snapshot, backend: Option<BackendKind>) -> Result<Loaded,
     Ok(Loaded {
         desired,
         config: checked.spec.config,
+        revision: snapshot.revision,
     })
 }

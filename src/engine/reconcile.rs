@@ -8,7 +8,7 @@
 //! treats like a failed rollout (the commit is quarantined).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -18,7 +18,9 @@ use super::settings::PlanSettings;
 use crate::apply::{ApplyOptions, ApplyReport, Progress};
 use crate::backend::{Backend, BackendError};
 use crate::desired::{Agent, Desired};
+use crate::notify::Announce;
 use crate::plan::{MassDeletion, Op, Plan};
+use crate::spec::notify::EventKind;
 
 /// Agents of one wave worked on at once, at least: creating and health-gating is mostly
 /// waiting on the engine, and the waves already bound how many agents restart together.
@@ -47,6 +49,8 @@ pub struct Reconcile<'a> {
     pub progress: &'a dyn Progress,
     /// Set to finish the current step and stop.
     pub stop: &'a AtomicBool,
+    /// Told when the rollout starts (the plan confirmed) and how it ends.
+    pub announce: Announce<'a>,
 }
 
 /// What a reconcile did.
@@ -205,19 +209,25 @@ impl Reconcile<'_> {
     /// Runs the reconcile; a panic inside becomes [`ReconcileError::Panicked`] (the lock
     /// released first).
     pub async fn run(&self) -> Result<Reconciled, ReconcileError> {
-        AssertUnwindSafe(self.unguarded())
+        let started = AtomicBool::new(false);
+        let result = AssertUnwindSafe(self.unguarded(&started))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
                 let message = panic_message(panic.as_ref());
                 tracing::error!(message = %message, "the reconcile panicked; the apply lock was released");
                 Err(ReconcileError::Panicked { message })
-            })
+            });
+        if started.load(Ordering::SeqCst) {
+            let event = super::report::ending_event(&self.announce, &self.desired.fleet, &result);
+            self.announce.notifier.tell(event);
+        }
+        result
     }
 
     /// The reconcile, panics unwinding through it (the lock's holding releases the lock
     /// on the way).
-    async fn unguarded(&self) -> Result<Reconciled, ReconcileError> {
+    async fn unguarded(&self, started: &AtomicBool) -> Result<Reconciled, ReconcileError> {
         if self.saved.is_none() && self.already_settled().await {
             return Ok(Reconciled::NoChanges);
         }
@@ -225,8 +235,13 @@ impl Reconcile<'_> {
             .await
             .map_err(ReconcileError::TakeLock)?;
         let held = crate::apply::lock::Held::default();
-        let result =
-            crate::apply::lock::hold_while(self.backend, holder, &held, self.locked(&held)).await;
+        let result = crate::apply::lock::hold_while(
+            self.backend,
+            holder,
+            &held,
+            self.locked(&held, started),
+        )
+        .await;
         match held.take_error() {
             Some(error) => Err(ReconcileError::LockLost(error)),
             None => result,
@@ -253,7 +268,11 @@ impl Reconcile<'_> {
     }
 
     /// Everything done under the lock: settle, observe, plan, check, prepare, walk.
-    async fn locked(&self, held: &crate::apply::lock::Held) -> Result<Reconciled, ReconcileError> {
+    async fn locked(
+        &self,
+        held: &crate::apply::lock::Held,
+        started: &AtomicBool,
+    ) -> Result<Reconciled, ReconcileError> {
         // Finish what an interrupted apply left behind (a recreate cut short) before
         // looking at the fleet, so the plan starts from a settled state.
         self.backend
@@ -282,6 +301,12 @@ impl Reconcile<'_> {
         if !(self.confirm)(&plan) {
             return Err(ReconcileError::NotConfirmed);
         }
+        started.store(true, Ordering::SeqCst);
+        let summary = crate::render::summary_line(&plan.summary);
+        let event = self
+            .announce
+            .event(EventKind::ApplyStarted, &self.desired.fleet, summary);
+        self.announce.notifier.tell(event);
         self.walk(plan, held).await
     }
 

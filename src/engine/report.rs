@@ -1,9 +1,12 @@
 //! The words every command and the daemon use for what a reconcile did: a failed step as
 //! one line, the apply's closing line, the blast-radius refusal. Written once here.
 
+use super::reconcile::{ReconcileError, Reconciled};
 use crate::apply::{ApplyReport, Outcome, StepOutcome};
+use crate::notify::{Announce, Event};
 use crate::plan::{MassDeletion, Plan};
 use crate::printer::chain;
+use crate::spec::notify::EventKind;
 
 /// `recreate hiclaw-worker-dev: <error and its causes>`, for a step that failed or was
 /// rolled back; `None` for one that did not.
@@ -57,4 +60,49 @@ pub fn mass_deletion_refusal(guard: &MassDeletion) -> String {
         guard.limit_percent,
         guard.groups.join(", ")
     )
+}
+
+/// The event that ends a started rollout: succeeded, failed, or rolled back (a failed
+/// step whose agent was put back), with the plan's summary, the closing line, and the
+/// first failure as the reason.
+pub fn ending_event(
+    announce: &Announce<'_>,
+    fleet: &str,
+    result: &Result<Reconciled, ReconcileError>,
+) -> Event {
+    match result {
+        Ok(Reconciled::Applied {
+            plan,
+            report,
+            elapsed,
+        }) => {
+            let summary = format!(
+                "{} {}",
+                crate::render::summary_line(&plan.summary),
+                closing_line(report, elapsed.as_secs_f64())
+            );
+            if report.succeeded() {
+                return announce.event(EventKind::ApplySucceeded, fleet, summary);
+            }
+            let failure = report.first_failure();
+            let kind = match failure.map(|failure| &failure.outcome) {
+                Some(Outcome::RolledBack(_)) => EventKind::RolledBack,
+                _ => EventKind::ApplyFailed,
+            };
+            let reason = failure
+                .and_then(|failure| step_failure(plan, failure))
+                .unwrap_or_else(|| "stopped before every step ran".to_owned());
+            announce.event(kind, fleet, summary).with_reason(reason)
+        }
+        Ok(Reconciled::NoChanges) => {
+            announce.event(EventKind::ApplySucceeded, fleet, "No changes.".to_owned())
+        }
+        Err(error) => announce
+            .event(
+                EventKind::ApplyFailed,
+                fleet,
+                "The rollout did not finish.".to_owned(),
+            )
+            .with_reason(chain(error)),
+    }
 }

@@ -83,7 +83,7 @@ impl GithubSettings {
 }
 
 /// `owner/name` → (`owner`, `name`).
-fn split_repository(full_name: &str) -> Result<(String, String), GithubError> {
+pub(crate) fn split_repository(full_name: &str) -> Result<(String, String), GithubError> {
     let full_name = full_name.trim();
     let valid_part = |part: &str| {
         !part.is_empty()

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::hiclaw::{FailurePolicy, Probe, UpgradeOrder};
+use super::notify::NotifyConfig;
 
 /// Which backend realizes the fleet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
@@ -46,6 +47,8 @@ pub struct Config {
     pub rollout: RolloutConfig,
     /// Deleting agents that left git.
     pub prune: PruneConfig,
+    /// Who is told what `apply` and `watch` did: GitHub commit statuses, webhooks.
+    pub notify: NotifyConfig,
 }
 
 /// `[fleet]`.

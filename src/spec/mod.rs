@@ -13,6 +13,7 @@ pub mod env;
 pub mod hiclaw;
 mod load;
 pub mod located;
+pub mod notify;
 pub mod reserved;
 pub mod validate;
 pub mod yaml;

@@ -15,11 +15,13 @@ use tokio::sync::{Notify, RwLock};
 use super::http::{self, Shared};
 use super::memory::{Decision, Memory, MemoryError};
 use super::metrics::{Metrics, ReconcileResult};
+use super::notices::Notices;
 use super::progress::StatusProgress;
 use super::retry::{self, Backoff};
 use super::settings::WatchSettings;
 use super::status::{CommitAt, DaemonStatus};
 use crate::engine::{self, Connection, LoadError, Loaded, Reconcile, ReconcileError, Reconciled};
+use crate::notify::{Announce, Origin};
 use crate::printer::chain;
 use crate::source::Snapshot;
 
@@ -83,6 +85,7 @@ pub(super) struct Daemon {
     pub applied: Option<Applied>,
     pub stop: Arc<AtomicBool>,
     pub backoff: Backoff,
+    pub notices: Notices,
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
@@ -114,6 +117,7 @@ pub async fn run(settings: WatchSettings, connection: Connection) -> Result<(), 
         self_heal = settings.self_heal,
         "watching"
     );
+    let notices = Notices::new(settings.notify_environment.clone());
     let mut daemon = Daemon {
         settings,
         connection,
@@ -122,8 +126,10 @@ pub async fn run(settings: WatchSettings, connection: Connection) -> Result<(), 
         applied: None,
         stop,
         backoff: Backoff::default(),
+        notices,
     };
     daemon.follow(&shutdown).await;
+    daemon.notices.finish().await;
     server_shutdown.notify_one();
     let _ = server.await;
     tracing::info!("stopped");
@@ -305,6 +311,7 @@ impl Daemon {
             decision = "apply",
             "new commit"
         );
+        self.notices.follow(&loaded);
         let result = self.reconcile(&loaded, &head.commit).await;
         match self.judge(&head.commit, result).await {
             Some(result) => {
@@ -395,6 +402,7 @@ impl Daemon {
             status.failed = self.memory.failed.clone();
             status.drift.clear();
         }
+        self.notices.forget_drift();
         self.applied = Some(Applied {
             commit: head.commit,
             loaded,
@@ -403,6 +411,7 @@ impl Daemon {
 
     /// `commit` failed: remembered (on disk too) and shown.
     async fn quarantine(&mut self, commit: &str, reason: &str) {
+        self.tell_quarantined(commit, reason);
         self.memory.record_failed(commit, reason, now());
         self.save_memory();
         self.shared.status.write().await.failed = self.memory.failed.clone();
@@ -434,6 +443,11 @@ impl Daemon {
             confirm: &|_| true,
             progress: &progress,
             stop: &self.stop,
+            announce: Announce {
+                notifier: &self.notices.notifier,
+                origin: Origin::Watch,
+                commit: Some(commit),
+            },
         };
         let result = reconcile.run().await;
         self.shared.status.write().await.rollout = None;
@@ -445,6 +459,7 @@ impl Daemon {
 mod tests {
     use super::*;
     use crate::engine::PlanSettings;
+    use crate::notify::NotifyEnvironment;
     use crate::source::SourceOptions;
 
     fn daemon(state: &std::path::Path) -> Daemon {
@@ -459,6 +474,7 @@ mod tests {
             plan: PlanSettings::default(),
             lock_timeout: Duration::from_secs(1),
             state_file: state.join("state.json"),
+            notify_environment: NotifyEnvironment::from_lookup(Arc::new(|_| None), None),
         };
         let memory = Memory::load(&settings.state_file).expect("memory");
         let shared = shared_state(&settings, &memory);
@@ -470,6 +486,7 @@ mod tests {
             applied: None,
             stop: Arc::new(AtomicBool::new(false)),
             backoff: Backoff::default(),
+            notices: Notices::new(NotifyEnvironment::from_lookup(Arc::new(|_| None), None)),
         }
     }
 

@@ -19,6 +19,7 @@ impl Daemon {
         let Some(applied) = self.applied.as_ref() else {
             return ReconcileResult::Error;
         };
+        self.notices.follow(&applied.loaded);
         let (loaded, commit) = (&applied.loaded, applied.commit.clone());
         let observed = match engine::observe_fleet(loaded, &self.connection).await {
             Ok(observed) => observed,
@@ -35,6 +36,8 @@ impl Daemon {
             tracing::warn!(agent = %agent.agent, cause = %agent.cause, "drift");
         }
         self.shared.status.write().await.drift = drift.clone();
+        self.notices
+            .tell_drift(&commit, &drift, self.settings.self_heal);
         if drift.is_empty() || !self.settings.self_heal {
             return ReconcileResult::NoChange;
         }
@@ -58,6 +61,7 @@ impl Daemon {
         ) {
             self.shared.status.write().await.drift.clear();
             self.shared.metrics.set_drifted(0);
+            self.notices.forget_drift();
         }
         outcome
     }

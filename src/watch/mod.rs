@@ -7,7 +7,8 @@
 //! [`status`] (the status document the daemon publishes), [`webhook`] (GitHub webhook
 //! verification and parsing), [`metrics`] (Prometheus metrics), [`http`] (the server that
 //! exposes all three, its connections bounded by [`connections`]) and [`memory`] (what the daemon remembers across restarts, and its
-//! pure decision per commit). [`settings`] are resolved by the `watch` command.
+//! pure decision per commit). [`settings`] are resolved by the `watch` command; `notices` tells webhooks and
+//! GitHub commit statuses what happened (`[notify]`).
 
 pub mod connections;
 pub mod daemon;
@@ -15,6 +16,7 @@ mod drift;
 pub mod http;
 pub mod memory;
 pub mod metrics;
+mod notices;
 mod progress;
 pub mod retry;
 pub mod settings;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::engine::PlanSettings;
+use crate::notify::NotifyEnvironment;
 use crate::source::SourceOptions;
 
 /// The daemon's resolved settings.
@@ -31,6 +32,8 @@ pub struct WatchSettings {
     pub lock_timeout: Duration,
     /// The daemon's memory file.
     pub state_file: PathBuf,
+    /// Where notifications find their token and addresses kept out of git.
+    pub notify_environment: NotifyEnvironment,
 }
 
 /// `<cache>/watch/<hash of remote, branch and path>.json`: one memory per followed

@@ -2,7 +2,9 @@
 //! port of 127.0.0.1, in a thread, that records every request and answers the calls the
 //! command makes the way GitHub does (comment pages with `Link` headers, `GET /user`
 //! answering 403 to an app installation token like GitHub Actions' or the login of a
-//! user's token, 201 on create, 200 on edit), or fails every request with a chosen status.
+//! user's token, 201 on create, 200 on edit, commit statuses checked as GitHub checks
+//! them), or fails every request with a chosen status. `POST /hooks/<name>` answers 200:
+//! the notification tests use the same server as their webhook receiver.
 
 #![allow(dead_code)]
 
@@ -123,6 +125,37 @@ impl FakeGithub {
     }
 }
 
+impl FakeGithub {
+    /// The commit statuses set so far: (commit, state, description, context).
+    pub fn statuses(&self) -> Vec<(String, String, String, String)> {
+        self.requests_of("POST")
+            .into_iter()
+            .filter(|request| request.path.contains("/statuses/"))
+            .map(|request| {
+                let body: Value = serde_json::from_str(&request.body).expect("JSON status");
+                let text = |field: &str| body[field].as_str().unwrap_or_default().to_owned();
+                let commit = request
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                (commit, text("state"), text("description"), text("context"))
+            })
+            .collect()
+    }
+
+    /// The bodies POSTed to `/hooks/<name>`, as JSON.
+    pub fn hook_bodies(&self, name: &str) -> Vec<Value> {
+        let path = format!("/hooks/{name}");
+        self.requests_of("POST")
+            .into_iter()
+            .filter(|request| request.path == path)
+            .map(|request| serde_json::from_str(&request.body).expect("JSON hook body"))
+            .collect()
+    }
+}
+
 /// A comment as GitHub lists it.
 pub fn comment(id: u64, login: &str, body: &str) -> Value {
     json!({
@@ -234,8 +267,35 @@ fn answer(request: &Recorded, state: &State, base: &str) -> (u16, Vec<String>, V
                 (404, Vec::new(), json!({ "message": "Not Found" }))
             }
         }
+        "POST" if path.starts_with(&format!("/repos/{REPOSITORY}/statuses/")) => {
+            commit_status(path, request)
+        }
+        // Webhook receivers (notifications) share the server.
+        "POST" if path.starts_with("/hooks/") => (200, Vec::new(), json!({ "ok": true })),
         _ => (404, Vec::new(), json!({ "message": "Not Found" })),
     }
+}
+
+/// `POST /repos/{owner}/{repo}/statuses/{sha}` as GitHub checks it: a 40-hex commit, a
+/// known state, a description of at most 140 characters; 201 with the status.
+fn commit_status(path: &str, request: &Recorded) -> (u16, Vec<String>, Value) {
+    let sha = path.rsplit('/').next().unwrap_or_default();
+    let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
+    let state = body["state"].as_str().unwrap_or_default();
+    let description = body["description"].as_str().unwrap_or_default();
+    let valid = sha.len() == 40
+        && sha.chars().all(|character| character.is_ascii_hexdigit())
+        && ["error", "failure", "pending", "success"].contains(&state)
+        && description.chars().count() <= 140
+        && body["context"].is_string();
+    if !valid {
+        return (422, Vec::new(), json!({ "message": "Validation Failed" }));
+    }
+    (
+        201,
+        Vec::new(),
+        json!({ "id": 1, "state": state, "description": description, "context": body["context"] }),
+    )
 }
 
 fn request_body(request: &Recorded) -> String {

@@ -135,6 +135,11 @@ async fn a_panic_under_the_lock_releases_it_and_fails_the_reconcile() {
         confirm: &|_| true,
         progress: &Quiet,
         stop: &stop,
+        announce: crate::notify::Announce {
+            notifier: &crate::notify::Notifier::off(),
+            origin: crate::notify::Origin::Apply,
+            commit: None,
+        },
     };
     let result = reconcile.run().await;
     let Err(ReconcileError::Panicked { message }) = result else {
