@@ -138,3 +138,68 @@ impl<'a> Announce<'a> {
         Event::new(kind, self.origin, fleet, self.commit, summary)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::sink::Webhook;
+    use super::*;
+    use crate::spec::notify::WebhookFormat;
+
+    #[tokio::test]
+    async fn a_receiver_that_never_answers_holds_up_nothing() {
+        // Accepts connections and never answers them.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let webhook = Webhook {
+            label: "webhook 1 (127.0.0.1)".to_owned(),
+            url: reqwest::Url::parse(&format!("http://{address}/hook")).unwrap(),
+            format: WebhookFormat::Json,
+            events: EventKind::ALL.to_vec(),
+        };
+        let notifier = Notifier::start(Sinks {
+            sinks: vec![Sink::Webhook(webhook)],
+            hidden: None,
+        });
+        assert!(notifier.is_on());
+        let started = Instant::now();
+        for _ in 0..(QUEUE + 50) {
+            notifier.tell(Event::new(
+                EventKind::ApplyStarted,
+                Origin::Apply,
+                "demo",
+                None,
+                "Plan: …".to_owned(),
+            ));
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "telling queued and returned at once: {:?}",
+            started.elapsed()
+        );
+        assert!(!notifier.finish(Duration::from_millis(300)).await);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn an_off_notifier_finishes_at_once() {
+        let notifier = Notifier::off();
+        assert!(!notifier.is_on());
+        notifier.tell(Event::new(
+            EventKind::Drift,
+            Origin::Watch,
+            "demo",
+            None,
+            String::new(),
+        ));
+        assert!(notifier.finish(Duration::ZERO).await);
+    }
+}

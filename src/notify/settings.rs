@@ -77,10 +77,10 @@ pub struct Sinks {
 pub fn sinks(config: &NotifyConfig, environment: &NotifyEnvironment) -> Sinks {
     let token = environment.variable("GITHUB_TOKEN").map(Token::new);
     let mut sinks = Vec::new();
-    if config.github_status {
-        if let Some(status) = commit_status(environment, token.clone()) {
-            sinks.push(Sink::CommitStatus(status));
-        }
+    if config.github_status
+        && let Some(status) = commit_status(environment, token.clone())
+    {
+        sinks.push(Sink::CommitStatus(status));
     }
     for (index, webhook) in config.webhook.iter().enumerate() {
         if let Some(webhook) = make_webhook(index + 1, webhook, environment) {
