@@ -1,9 +1,10 @@
 //! The GitHub Action: `action.yml` declares the inputs and outputs the docs promise, its
-//! scripts take inputs through `env:` only, the example workflow is pinned and minimal,
-//! both pass zizmor, the steps (run here as the runner runs them) never execute anything
-//! of the pull request's checkout (a hostile rust-toolchain.toml and .cargo/config.toml),
+//! scripts take inputs through `env:` only, the example workflow and the repository's own
+//! workflows are pinned and minimal, all pass zizmor and actionlint (the scripts
+//! shellcheck), the steps (run here as the runner runs them) never execute anything of
+//! the pull request's checkout (a hostile rust-toolchain.toml and .cargo/config.toml),
 //! the plan step sets the outputs from a real plan, and what it shows on GitHub is
-//! scrubbed.
+//! scrubbed. The install step with a release `version` is tested in `action_install.rs`.
 
 mod support;
 
@@ -16,6 +17,9 @@ use support::{Repo, clawops, copy_recursively, example, project_root};
 const ACTION: &str = "action.yml";
 const WORKFLOW: &str = "examples/github-workflow/clawops-plan.yml";
 const PLAN_SCRIPT: &str = "scripts/github-action/plan.sh";
+const INSTALL_SCRIPT: &str = "scripts/github-action/install.sh";
+/// The repository's own workflows (the release and CI).
+const OWN_WORKFLOWS: [&str; 2] = [".github/workflows/release.yml", ".github/workflows/ci.yml"];
 
 fn yaml(relative: &str) -> Value {
     let text = std::fs::read_to_string(project_root().join(relative)).expect("read YAML");
@@ -80,19 +84,21 @@ fn scripts_take_inputs_through_the_environment_only() {
             "an expression inside a run script:\n{script}"
         );
     }
-    let referenced = action["runs"]["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter_map(|step| step["run"].as_str())
-        .any(|run| run.contains(PLAN_SCRIPT));
-    assert!(referenced, "the plan step runs {PLAN_SCRIPT}");
-    let syntax = Command::new("bash")
-        .arg("-n")
-        .arg(project_root().join(PLAN_SCRIPT))
-        .status()
-        .expect("bash runs");
-    assert!(syntax.success(), "{PLAN_SCRIPT} parses");
+    for script in [PLAN_SCRIPT, INSTALL_SCRIPT] {
+        let referenced = action["runs"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter_map(|step| step["run"].as_str())
+            .any(|run| run.contains(script));
+        assert!(referenced, "a step runs {script}");
+        let syntax = Command::new("bash")
+            .arg("-n")
+            .arg(project_root().join(script))
+            .status()
+            .expect("bash runs");
+        assert!(syntax.success(), "{script} parses");
+    }
 }
 
 #[test]
@@ -172,15 +178,103 @@ fn assert_passes(mut command: Command, what: &str) {
 }
 
 #[test]
-fn zizmor_finds_nothing_in_the_action_or_the_example() {
+fn zizmor_finds_nothing_in_the_action_or_the_workflows() {
     let Some(zizmor) = linter("zizmor") else {
         return;
     };
     let mut command = Command::new(zizmor);
     command
         .args(["--offline", "--no-progress", "--strict-collection"])
-        .args(["--persona", "pedantic", ACTION, WORKFLOW]);
+        .args(["--persona", "pedantic", ACTION, WORKFLOW])
+        .args(OWN_WORKFLOWS);
     assert_passes(command, "zizmor");
+}
+
+/// actionlint checks the workflows (expressions, job graph, runner labels, and the
+/// `run:` scripts through shellcheck, which must be on its PATH for that).
+#[test]
+fn actionlint_finds_nothing_in_the_workflows() {
+    let Some(actionlint) = linter("actionlint") else {
+        return;
+    };
+    let Some(shellcheck) = linter("shellcheck") else {
+        return;
+    };
+    let mut command = Command::new(actionlint);
+    command
+        .arg("-shellcheck")
+        .arg(shellcheck)
+        .args(["-no-color", WORKFLOW])
+        .args(OWN_WORKFLOWS);
+    assert_passes(command, "actionlint");
+}
+
+#[test]
+fn shellcheck_finds_nothing_in_the_action_scripts() {
+    let Some(shellcheck) = linter("shellcheck") else {
+        return;
+    };
+    let mut command = Command::new(shellcheck);
+    command.args([PLAN_SCRIPT, INSTALL_SCRIPT]);
+    assert_passes(command, "shellcheck");
+}
+
+#[test]
+fn the_repositorys_workflows_are_pinned_and_least_privileged() {
+    for relative in OWN_WORKFLOWS {
+        let workflow = yaml(relative);
+        let text = std::fs::read_to_string(project_root().join(relative)).expect("workflow");
+        assert_eq!(
+            workflow["permissions"],
+            serde_json::json!({}),
+            "{relative}: nothing granted at the top"
+        );
+        for (name, job) in workflow["jobs"].as_object().expect("jobs") {
+            assert!(
+                job["permissions"].is_object(),
+                "{relative}: job {name} names its permissions"
+            );
+            for step in job["steps"].as_array().into_iter().flatten() {
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
+                assert!(
+                    uses.starts_with("actions/checkout@"),
+                    "{relative}: {uses} (only actions/checkout is used)"
+                );
+                let (_, reference) = uses.split_once('@').expect("a pinned reference");
+                assert!(
+                    reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{relative}: {uses} is not pinned by a full commit id"
+                );
+                let line = text
+                    .lines()
+                    .find(|line| line.contains(uses))
+                    .expect("the line");
+                assert!(line.contains("# v"), "{uses} has no version comment");
+                assert_eq!(
+                    step["with"]["persist-credentials"], false,
+                    "{relative}: {name} keeps no credentials"
+                );
+            }
+        }
+    }
+    let release = yaml(OWN_WORKFLOWS[0]);
+    let tags = &release["on"]["push"]["tags"];
+    assert_eq!(tags, &serde_json::json!(["v*"]), "releases on v* tags");
+    for relative in OWN_WORKFLOWS {
+        let workflow = yaml(relative);
+        let mut scripts = Vec::new();
+        for job in workflow["jobs"].as_object().expect("jobs").values() {
+            scripts.extend(run_scripts(&job["steps"]));
+        }
+        for script in scripts {
+            assert!(
+                !script.contains("${{"),
+                "an expression inside a run script:\n{script}"
+            );
+        }
+    }
 }
 
 /// A runner for the action's steps: a temp folder, the pull request's checkout, and the
@@ -197,9 +291,11 @@ impl Runner {
     fn new(repository: &Repo, base: &str, head: &str) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let action = temp.path().join("action");
-        let script = action.join(PLAN_SCRIPT);
-        std::fs::create_dir_all(script.parent().expect("folder")).expect("mkdir");
-        std::fs::copy(project_root().join(PLAN_SCRIPT), &script).expect("copy script");
+        for relative in [PLAN_SCRIPT, INSTALL_SCRIPT] {
+            let script = action.join(relative);
+            std::fs::create_dir_all(script.parent().expect("folder")).expect("mkdir");
+            std::fs::copy(project_root().join(relative), &script).expect("copy script");
+        }
         std::fs::create_dir_all(action.join("src")).expect("mkdir src");
         std::fs::write(
             action.join("Cargo.toml"),
@@ -397,14 +493,26 @@ fn soul_change(repository: &Repo) -> (String, String) {
 #[test]
 fn every_step_runs_outside_the_pull_requests_checkout() {
     let action = yaml(ACTION);
-    for step in action["runs"]["steps"].as_array().expect("steps") {
+    let steps = action["runs"]["steps"].as_array().expect("steps");
+    for step in steps {
+        if let Some(uses) = step["uses"].as_str() {
+            // An action step runs no script (and takes no working-directory); the only one
+            // is the cache, which restores a folder of the runner's temp folder.
+            assert!(uses.starts_with("actions/cache@"), "{uses}");
+            let path = step["with"]["path"].as_str().expect("a cache path");
+            assert!(path.starts_with("${{ runner.temp }}/"), "{path}");
+            continue;
+        }
         assert_eq!(
             step["working-directory"], "${{ runner.temp }}",
             "step {} runs in the checkout",
             step["name"]
         );
     }
-    let install = &action["runs"]["steps"][0];
+    let install = steps
+        .iter()
+        .find(|step| step["name"] == "Install clawops")
+        .expect("the install step");
     assert_eq!(
         install["env"]["RUSTUP_TOOLCHAIN"], "stable",
         "an explicit toolchain"

@@ -78,6 +78,8 @@ else
     echo "**clawops plan failed** at \`${HEAD_SHA:0:7}\` (exit $exit_code):"
     echo
     echo '```text'
+    # The backticks are meant literally: a fence in the errors must not close ours.
+    # shellcheck disable=SC2016
     head -c 50000 "$errors" | sed 's/```/` ` `/g'
     echo
     echo '```'
