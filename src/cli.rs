@@ -131,6 +131,12 @@ pub enum Command {
         #[command(subcommand)]
         command: GithubCommand,
     },
+    /// Print what runs `clawops watch` in a cluster, for `kubectl apply -f -`.
+    Install {
+        /// Where to install the daemon.
+        #[command(subcommand)]
+        command: InstallCommand,
+    },
 }
 
 /// Arguments of `clawops watch`.
@@ -379,4 +385,50 @@ pub struct GithubCommentArgs {
     /// The comment's markdown (e.g. the output of `plan --format markdown`).
     #[arg(long, value_name = "FILE")]
     pub body_file: PathBuf,
+}
+
+/// `clawops install …`.
+#[derive(Debug, Subcommand)]
+pub enum InstallCommand {
+    /// The Namespace, ServiceAccount, RBAC (for `--backend kubernetes` or `hiclaw`),
+    /// Deployment and Service that run `clawops watch` in a cluster, as one YAML stream.
+    Kubernetes(InstallKubernetesArgs),
+}
+
+/// `clawops install kubernetes`.
+#[derive(Debug, Args)]
+pub struct InstallKubernetesArgs {
+    /// Print the objects on stdout (required: clawops applies nothing here; pipe the output
+    /// to `kubectl apply -f -`).
+    #[arg(long)]
+    pub export: bool,
+    /// The daemon's own namespace.
+    #[arg(long, value_name = "NAMESPACE", default_value = "clawops-system")]
+    pub namespace: String,
+    /// The namespace the fleet lives in (`[kubernetes] namespace`, or `[hiclaw] namespace`
+    /// with `--backend hiclaw`; default `hiclaw` as in clawops.toml), where the daemon's
+    /// Role is bound.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub fleet_namespace: Option<String>,
+    /// The daemon's image (default `ghcr.io/clawops/clawops:v<this version>`).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The config repository the daemon follows (git://, http://, https://, ssh:// URL).
+    #[arg(long, value_name = "URL")]
+    pub remote: String,
+    /// The branch to follow.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Only this subfolder of the repository (monorepos).
+    #[arg(long = "path", value_name = "SUBDIR")]
+    pub subfolder: Option<String>,
+    /// How often the daemon fetches and looks for drift.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub interval: String,
+    /// Run the daemon with `--self-heal`.
+    #[arg(long)]
+    pub self_heal: bool,
+    /// Run the daemon with `--prune`.
+    #[arg(long)]
+    pub prune: bool,
 }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod desired;
 pub mod engine;
 pub mod github;
+pub mod install;
 pub mod notify;
 pub mod observe;
 pub mod pilot;

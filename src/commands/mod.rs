@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod github;
+pub mod install;
 pub mod pilot;
 pub mod plan;
 pub mod render;
@@ -14,7 +15,7 @@ pub mod watch;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GithubCommand, PilotCommand};
+use crate::cli::{Cli, Command, GithubCommand, InstallCommand, PilotCommand};
 use crate::engine::{self, Connection, LoadError, Loaded};
 use crate::printer::Printer;
 use crate::source::SourceOptions;
@@ -53,6 +54,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Github {
             command: GithubCommand::Scrub(args),
         } => github::scrub(&context, &args.files),
+        Command::Install {
+            command: InstallCommand::Kubernetes(args),
+        } => install::kubernetes(&context, &args),
     }
 }
 
