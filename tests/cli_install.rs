@@ -165,8 +165,16 @@ fn the_kubernetes_export_validates_and_runs_one_hardened_daemon() {
         !kinds.contains(&"Secret"),
         "no secret value is ever written"
     );
-
     let deployment = find(&documents, "Deployment", Some("clawops"));
+    check_deployment(deployment);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    check_arguments(&strings(&container["args"]));
+    check_secret_references(deployment);
+    check_service(find(&documents, "Service", Some("clawops")), deployment);
+}
+
+/// One replica, replaced not rolled, non-root and locked down, probed on /healthz.
+fn check_deployment(deployment: &Value) {
     assert_eq!(deployment["metadata"]["namespace"], "clawops-system");
     assert_eq!(deployment["spec"]["replicas"], 1);
     assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
@@ -194,8 +202,10 @@ fn the_kubernetes_export_validates_and_runs_one_hardened_daemon() {
     assert_eq!(container["ports"][0]["containerPort"], 9090);
     assert!(container["resources"]["requests"]["memory"].is_string());
     assert!(container["resources"]["limits"]["memory"].is_string());
+}
 
-    let args = strings(&container["args"]);
+/// The daemon's command line.
+fn check_arguments(args: &[&str]) {
     assert_eq!(&args[..2], ["watch", REMOTE]);
     let flag = |name: &str| {
         args.iter()
@@ -210,7 +220,13 @@ fn the_kubernetes_export_validates_and_runs_one_hardened_daemon() {
     assert_eq!(flag("--cache-dir"), Some("/var/cache/clawops"));
     assert_eq!(flag("--backend"), Some("kubernetes"));
     assert_eq!(flag("--branch"), Some("main"));
+}
 
+/// The cache is an emptyDir where --cache-dir points; the webhook secret and the GitHub
+/// token are optional references; no value is written.
+fn check_secret_references(deployment: &Value) {
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
     // The cache is an emptyDir where --cache-dir points; the webhook secret an optional
     // reference mounted where --webhook-secret-file points.
     let volumes = pod["volumes"].as_array().expect("volumes");
@@ -243,8 +259,10 @@ fn the_kubernetes_export_validates_and_runs_one_hardened_daemon() {
     assert_eq!(token["valueFrom"]["secretKeyRef"]["name"], "clawops-github");
     assert_eq!(token["valueFrom"]["secretKeyRef"]["key"], "token");
     assert_eq!(token["valueFrom"]["secretKeyRef"]["optional"], true);
+}
 
-    let service = find(&documents, "Service", Some("clawops"));
+/// ClusterIP, `http` and `metrics` ports on the container's one port, the daemon's labels.
+fn check_service(service: &Value, deployment: &Value) {
     assert_eq!(service["spec"]["type"], "ClusterIP");
     let ports = service["spec"]["ports"].as_array().expect("ports");
     let names: Vec<&str> = ports
