@@ -294,3 +294,38 @@ async fn an_unreachable_engine_is_tried_again_with_backoff_and_the_commit_is_not
     assert_eq!(inspect(&agent, "{{.State.Running}}"), "true");
     assert_eq!(watch.terminate(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_webhook_secret_file_turns_the_webhook_off_with_a_warning() {
+    // The in-cluster install mounts an optional Secret: until it is created, the file is
+    // missing and the daemon only polls.
+    let Some(fleet) = fleet().await else { return };
+    let remote = Remote::new(&fleet.name);
+    let first = remote.push_worker("first", BASE_IMAGE);
+    let missing = remote.state().with_extension("no-such-secret");
+    let watch = Watch::start_with_secret_file(
+        &remote.url(),
+        &remote.state(),
+        &["--interval", "1s"],
+        &[],
+        &missing,
+    );
+    watch.wait_applied("the first commit", &first);
+    let body = push_event(&first);
+    let (code, _) = watch.request(
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &signature(&body)),
+        ],
+        &body,
+    );
+    assert_eq!(code, 404, "no secret, no webhook");
+    assert!(
+        watch.log_text().contains("the webhook is off"),
+        "{}",
+        watch.log_text()
+    );
+    assert_eq!(watch.terminate(), Some(0));
+}

@@ -84,20 +84,33 @@ fn duration(flag: &'static str, text: &str) -> Result<Duration, WatchSettingsErr
         })
 }
 
-/// The webhook secret in `path`, without its trailing line end.
-fn webhook_secret(path: &std::path::Path) -> Result<Vec<u8>, WatchSettingsError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| WatchSettingsError::ReadWebhookSecret {
-            path: path.to_owned(),
-            source,
-        })?;
+/// The webhook secret in `path`, without its trailing line end; `None` (the webhook off,
+/// with a warning) when the file does not exist, as when the optional Secret of the
+/// in-cluster install is not created yet: the daemon polls until it is.
+fn webhook_secret(path: &std::path::Path) -> Result<Option<Vec<u8>>, WatchSettingsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(
+                path = %path.display(),
+                "the webhook secret file does not exist: the webhook is off, the daemon only polls"
+            );
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(WatchSettingsError::ReadWebhookSecret {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
     let secret = text.trim_end_matches(['\r', '\n']).as_bytes().to_vec();
     if secret.is_empty() {
         return Err(WatchSettingsError::EmptyWebhookSecret {
             path: path.to_owned(),
         });
     }
-    Ok(secret)
+    Ok(Some(secret))
 }
 
 /// Turns the command line into settings.
@@ -114,7 +127,8 @@ fn settings(args: &WatchArgs) -> Result<WatchSettings, WatchSettingsError> {
         .webhook_secret_file
         .as_deref()
         .map(webhook_secret)
-        .transpose()?;
+        .transpose()?
+        .flatten();
     let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let shown_remote = crate::source::redact_url(&args.remote);
     let state_file = args.state_file.clone().unwrap_or_else(|| {

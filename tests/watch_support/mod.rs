@@ -111,13 +111,25 @@ impl Watch {
 
     /// Like [`Watch::start`], with extra environment variables.
     pub fn start_with_env(url: &str, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let secret = state.with_extension("secret");
+        std::fs::write(&secret, format!("{SECRET}\n")).expect("secret file");
+        Self::start_with_secret_file(url, state, extra, env, &secret)
+    }
+
+    /// Like [`Watch::start_with_env`], the webhook secret read from `secret` (which may
+    /// not exist).
+    pub fn start_with_secret_file(
+        url: &str,
+        state: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        secret: &Path,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("free port")
             .port();
         let log = state.with_extension(format!("{port}.log"));
-        let secret = state.with_extension("secret");
-        std::fs::write(&secret, format!("{SECRET}\n")).expect("secret file");
         let child = Command::new(env!("CARGO_BIN_EXE_clawops"))
             .args(["watch", url, "--branch", "main", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
@@ -126,7 +138,7 @@ impl Watch {
             .arg("--cache-dir")
             .arg(state.with_extension("cache"))
             .arg("--webhook-secret-file")
-            .arg(&secret)
+            .arg(secret)
             .args(["--log-format", "json"])
             .args(extra)
             .envs(env.iter().copied())
