@@ -323,9 +323,9 @@ fn the_image_runs_clawops_unprivileged_with_git_and_ssh() {
         String::from_utf8_lossy(&validated.stderr)
     );
 
-    // A fleet fetched from a git remote lands in the user's cache. gix hands file:// to
-    // `git upload-pack`, which refuses a repository of another owner: the repository,
-    // mounted read-only, is copied to the user's home first.
+    // A git repository mounted read-only is read at its HEAD; as a remote, it is fetched
+    // into the user's cache. gix hands file:// to `git upload-pack`, which refuses a
+    // repository of another owner: for that, it is copied to the user's home first.
     let remote = tempfile::Builder::new()
         .prefix("clawops-test-image-remote-")
         .tempdir()
@@ -338,7 +338,8 @@ fn the_image_runs_clawops_unprivileged_with_git_and_ssh() {
         &["--volume", &mount, "--entrypoint", "sh"],
         &[
             "-c",
-            "cp -R /remote/fleet.git \"$HOME/fleet.git\" && \
+            "clawops --color never validate /remote/fleet.git && \
+             cp -R /remote/fleet.git \"$HOME/fleet.git\" && \
              clawops --color never validate \"file://$HOME/fleet.git\" && \
              find \"$XDG_CACHE_HOME/clawops\" -mindepth 1 -maxdepth 1",
         ],
