@@ -407,6 +407,7 @@ fn a_release_without_the_archive_falls_back_to_building_the_tag() {
             "install",
             "--locked",
             "--no-default-features",
+            "--force",
             "--root",
             &root,
             "--git",
@@ -544,6 +545,24 @@ fn a_cached_binary_of_another_version_is_replaced_by_the_release() {
         version_of(&case.installed()),
         format!("clawops {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn a_release_binary_that_reports_another_version_is_installed_with_a_warning() {
+    let case = Case::new("other-version");
+    case.publish("v9.9.9");
+    let server = ReleaseServer::start(&case.path("release"));
+
+    let output = case.install("v9.9.9", &server.base_url());
+    assert!(output.status.success(), "{}", log(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("::warning::") && stdout.contains("not 'clawops 9.9.9'"),
+        "{}",
+        log(&output)
+    );
+    assert!(case.installed().is_file());
+    assert_eq!(case.cargo_args(), None);
 }
 
 #[test]

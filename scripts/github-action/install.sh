@@ -50,6 +50,9 @@ finish() {
     echo "::error::the installed clawops does not run: $shown"
     exit 1
   fi
+  if [ "$shown" != "$wanted" ]; then
+    echo "::warning::the clawops of $CLAWOPS_VERSION reports '$shown', not '$wanted': the cache cannot tell it is this version, so every run installs it anew"
+  fi
   echo "$bin_dir" >>"$GITHUB_PATH"
   echo "$shown (in $bin_dir, $1)"
 }
@@ -64,7 +67,9 @@ fi
 # cache keeps it too).
 build_from_source() {
   echo "::warning::$1; building clawops $CLAWOPS_VERSION from source instead (this takes a few minutes)"
-  cargo install --locked --no-default-features --root "$CLAWOPS_INSTALL_ROOT" \
+  # --force: a binary of another version may be there (restored from the cache), and the
+  # cache keeps only bin/, not cargo's record of what it installed.
+  cargo install --locked --no-default-features --force --root "$CLAWOPS_INSTALL_ROOT" \
     --git "$SERVER_URL/$ACTION_REPOSITORY" --tag "$CLAWOPS_VERSION" clawops
   finish "built from the tag"
 }
