@@ -146,3 +146,21 @@ fn the_plan_reference_documents_every_operation_and_cause() {
         .collect();
     assert!(missing.is_empty(), "docs/plan.md lacks {missing:?}");
 }
+
+#[test]
+fn the_notifications_reference_documents_every_event() {
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/notifications.md"
+    ))
+    .expect("docs/notifications.md");
+    let missing: Vec<&str> = clawops::spec::notify::EventKind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .filter(|name| !reference.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/notifications.md lacks events {missing:?}"
+    );
+}
