@@ -8,27 +8,12 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::{clawops, copy_recursively, example, project_root};
+use support::kubernetes_validate::validate;
+use support::{clawops, copy_recursively, example};
 
-/// The validator: `KUBERNETES_VALIDATE`, the CI virtualenv, or `PATH`.
-fn validator() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KUBERNETES_VALIDATE") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = project_root().join(".ci/.venv/bin/kubernetes-validate");
-    if venv.exists() {
-        return Some(venv);
-    }
-    std::process::Command::new("kubernetes-validate")
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map(|_| PathBuf::from("kubernetes-validate"))
-}
-
+/// `clawops render --backend kubernetes` of `source`.
 fn render(source: &Path) -> String {
     let output = clawops()
         .args(["render", "--backend", "kubernetes"])
@@ -41,51 +26,7 @@ fn render(source: &Path) -> String {
     String::from_utf8(output).expect("utf-8")
 }
 
-/// Validates `manifests` strictly against Kubernetes 1.33 and 1.37; every document must
-/// pass and have a schema (an unknown kind is only a warning to the tool).
-#[allow(
-    clippy::print_stderr,
-    reason = "a check that cannot run says so on stderr; under CI it fails instead"
-)]
-fn validate(manifests: &str, label: &str) {
-    let Some(validator) = validator() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubernetes-validate is not installed (.ci/run installs it)"
-        );
-        eprintln!("note: kubernetes-validate not installed; {label} not validated");
-        return;
-    };
-    let folder = tempfile::tempdir().expect("temp folder");
-    let file = folder.path().join(format!("{label}.yaml"));
-    std::fs::write(&file, manifests).expect("write manifests");
-    for version in ["1.33.0", "1.37.0"] {
-        let output = std::process::Command::new(&validator)
-            .args(["--strict", "-k", version])
-            .arg(&file)
-            .output()
-            .expect("run kubernetes-validate");
-        let report = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{label} against {version}:\n{report}"
-        );
-        let problems: Vec<&str> = report
-            .lines()
-            .filter(|line| !line.starts_with("INFO"))
-            .collect();
-        assert!(
-            problems.is_empty(),
-            "{label} against {version}: {problems:?}"
-        );
-        let passed = report
-            .lines()
-            .filter(|line| line.contains(" passed "))
-            .count();
-        assert_eq!(passed, manifests.matches("\n---\n").count() + 1, "{report}");
-    }
-}
-
+/// How many documents of each kind.
 fn kinds(manifests: &str) -> BTreeMap<String, usize> {
     let mut kinds = BTreeMap::new();
     for line in manifests.lines() {

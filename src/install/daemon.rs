@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::backend::kubernetes::render;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
@@ -18,7 +19,6 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Serialize;
 
 use super::{
     CACHE_DIR, GITHUB_SECRET, GITHUB_TOKEN_KEY, InstallError, METRICS_SERVICE_PORT, NAME, Options,
@@ -327,46 +327,25 @@ pub fn deployment(options: &Options) -> Deployment {
     }
 }
 
-/// Appends `object` as one YAML document (the same serializer `clawops render` uses).
-fn document<K: Serialize + kube::Resource<DynamicType = ()>>(
-    out: &mut String,
-    object: &K,
-) -> Result<(), InstallError> {
-    let yaml = serde_saphyr::to_string(object).map_err(|error| InstallError::WriteYaml {
-        object: format!(
-            "{}/{}",
-            K::kind(&()),
-            object.meta().name.clone().unwrap_or_default()
-        ),
-        message: error.to_string(),
-    })?;
-    out.push_str("---\n");
-    out.push_str(&yaml);
-    if !yaml.ends_with('\n') {
-        out.push('\n');
-    }
-    Ok(())
-}
-
 /// Every object of the install, in the order they can be applied.
 pub fn export(options: &Options) -> Result<String, InstallError> {
     let mut out = String::new();
-    document(&mut out, &namespace(&options.namespace))?;
+    render::document(&mut out, &namespace(&options.namespace))?;
     // The Kubernetes backend's Role lives in the fleet's namespace, which must exist
     // first; a HiClaw controller's namespace exists already.
     if options.target == Target::Kubernetes && options.fleet_namespace != options.namespace {
-        document(&mut out, &namespace(&options.fleet_namespace))?;
+        render::document(&mut out, &namespace(&options.fleet_namespace))?;
     }
-    document(&mut out, &service_account(options))?;
+    render::document(&mut out, &service_account(options))?;
     if let Some(cluster_role) = rbac::cluster_role(options) {
-        document(&mut out, &cluster_role)?;
+        render::document(&mut out, &cluster_role)?;
     }
     if let Some(binding) = rbac::cluster_role_binding(options) {
-        document(&mut out, &binding)?;
+        render::document(&mut out, &binding)?;
     }
-    document(&mut out, &rbac::role(options))?;
-    document(&mut out, &rbac::role_binding(options))?;
-    document(&mut out, &service(options))?;
-    document(&mut out, &deployment(options))?;
+    render::document(&mut out, &rbac::role(options))?;
+    render::document(&mut out, &rbac::role_binding(options))?;
+    render::document(&mut out, &service(options))?;
+    render::document(&mut out, &deployment(options))?;
     Ok(out)
 }

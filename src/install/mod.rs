@@ -151,14 +151,9 @@ pub enum InstallError {
     )]
     Unavailable,
     /// An object could not be written as YAML.
-    #[error("could not write the manifest of {object} as YAML: {message}")]
-    #[diagnostic(code(clawops::install::yaml))]
-    WriteYaml {
-        /// `Kind/name`.
-        object: String,
-        /// The serializer's message.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    WriteYaml(#[from] crate::backend::kubernetes::render::RenderError),
 }
 
 /// The schemes of a remote the daemon can reach from its pod.

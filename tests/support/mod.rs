@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod git;
+pub mod kubernetes_validate;
 
 pub use git::Repo;
 

@@ -21,7 +21,9 @@ pub struct RenderError {
     pub message: String,
 }
 
-fn document<K: Serialize + kube::Resource<DynamicType = ()>>(
+/// Appends `object` as one YAML document (`---` first); `clawops install kubernetes`
+/// writes its objects through this too.
+pub fn document<K: Serialize + kube::Resource<DynamicType = ()>>(
     out: &mut String,
     object: &K,
 ) -> Result<(), RenderError> {
