@@ -151,6 +151,7 @@ pub enum InstallError {
     )]
     Unavailable,
     /// An object could not be written as YAML.
+    #[cfg(feature = "kubernetes")]
     #[error(transparent)]
     #[diagnostic(transparent)]
     WriteYaml(#[from] crate::backend::kubernetes::render::RenderError),
