@@ -5,6 +5,8 @@
 //! SHA256SUMS. A stand-in `cargo` first on PATH records any build from source (the
 //! fallback) and installs a copy of the same binary.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -287,18 +289,9 @@ impl Case {
                 .expect("working-directory"),
             version,
         );
-        let path = format!(
-            "{}:{}",
-            self.path("stubs").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut command = Command::new("bash");
+        let script = step["run"].as_str().expect("a script");
+        let mut command = support::runner_step(script, Path::new(&directory), &self.path("stubs"));
         command
-            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
-            .arg(step["run"].as_str().expect("a script"))
-            .current_dir(directory)
-            .env_clear()
-            .env("PATH", path)
             .env("HOME", self.path("home"))
             .env("TMPDIR", self.path("tmp"))
             .env("GITHUB_ACTION_PATH", project_root())
@@ -719,18 +712,9 @@ esac
             result
         };
         std::fs::create_dir_all(directory).expect("mkdir");
-        let path = format!(
-            "{}:{}",
-            case.path("stubs").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut command = Command::new("bash");
+        let script = step["run"].as_str().expect("a script");
+        let mut command = super::support::runner_step(script, directory, &case.path("stubs"));
         command
-            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
-            .arg(step["run"].as_str().expect("a script"))
-            .current_dir(directory)
-            .env_clear()
-            .env("PATH", path)
             .env("HOME", case.path("home"))
             .env("GITHUB_PATH", case.path("workflow_github_path"));
         for (key, value) in step["env"].as_object().into_iter().flatten() {

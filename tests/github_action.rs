@@ -378,18 +378,10 @@ impl Runner {
             |folder| self.substitute(folder).into(),
         );
         let binary = PathBuf::from(env!("CARGO_BIN_EXE_clawops"));
-        let path = format!(
-            "{}:{}",
-            binary.parent().expect("bin folder").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut command = Command::new("bash");
+        let script = step["run"].as_str().expect("a script");
+        let bin_folder = binary.parent().expect("bin folder");
+        let mut command = support::runner_step(script, &directory, bin_folder);
         command
-            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
-            .arg(step["run"].as_str().expect("a script"))
-            .current_dir(directory)
-            .env_clear()
-            .env("PATH", path)
             .env("HOME", std::env::var_os("HOME").unwrap_or_default())
             .env("CARGO_INSTALL_ROOT", self.temp.path().join("installed"))
             .env("GITHUB_ACTION_PATH", self.expression("github.action_path"))

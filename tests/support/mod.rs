@@ -52,3 +52,22 @@ impl Drop for KilledOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A workflow or action step's `run:` script, run the way GitHub's runner runs a `bash`
+/// step (`bash --noprofile --norc -eo pipefail -c`), in `directory`, with a clean
+/// environment whose `PATH` is `first_on_path` ahead of this process's `PATH`.
+pub fn runner_step(script: &str, directory: &Path, first_on_path: &Path) -> std::process::Command {
+    let path = format!(
+        "{}:{}",
+        first_on_path.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = std::process::Command::new("bash");
+    command
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(script)
+        .current_dir(directory)
+        .env_clear()
+        .env("PATH", path);
+    command
+}
