@@ -149,13 +149,22 @@ async fn apply_tells_webhooks_and_sets_commit_statuses() {
         Some(format!("Bearer {TOKEN}").as_str())
     );
 
-    // Nothing to change: nothing to tell.
+    // Nothing to change: the commit gets its green status, and the webhooks hear nothing.
     let before = server.requests().len();
     apply(&repository, &server).success();
+    let after = server.requests();
     assert_eq!(
-        server.requests().len(),
-        before,
-        "a no-op apply tells nobody"
+        after.len(),
+        before + 1,
+        "one request: {:?}",
+        &after[before..]
+    );
+    assert!(after[before].path.ends_with(&format!("/statuses/{first}")));
+    let (_, state, description, _) = server.statuses().pop().expect("a status");
+    assert_eq!(state, "success");
+    assert_eq!(
+        description,
+        "No changes: the fleet already matches this commit."
     );
 
     // Secrets appear in no body and no log line.

@@ -221,6 +221,17 @@ impl Reconcile<'_> {
         if started.load(Ordering::SeqCst) {
             let event = super::report::ending_event(&self.announce, &self.desired.fleet, &result);
             self.announce.notifier.tell(event);
+        } else if matches!(result, Ok(Reconciled::NoChanges)) {
+            // Nothing to roll out: the commit still gets its status (webhooks hear nothing).
+            let event = self
+                .announce
+                .event(
+                    EventKind::ApplySucceeded,
+                    &self.desired.fleet,
+                    "No changes: the fleet already matches this commit.".to_owned(),
+                )
+                .statuses_only();
+            self.announce.notifier.tell(event);
         }
         result
     }

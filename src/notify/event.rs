@@ -48,6 +48,10 @@ pub struct Event {
     pub origin: Origin,
     /// When, as RFC 3339 in UTC.
     pub time: String,
+    /// Only for commit statuses, not webhooks: a commit applied with nothing to change
+    /// gets its green status, and nobody's chat hears of it.
+    #[serde(skip)]
+    pub statuses_only: bool,
 }
 
 impl Event {
@@ -67,6 +71,7 @@ impl Event {
             reason: None,
             drift: Vec::new(),
             origin,
+            statuses_only: false,
             time: jiff::Timestamp::now()
                 .round(jiff::Unit::Second)
                 .unwrap_or_else(|_| jiff::Timestamp::now())
@@ -77,6 +82,12 @@ impl Event {
     /// With why it failed.
     pub fn with_reason(mut self, reason: String) -> Self {
         self.reason = Some(reason);
+        self
+    }
+
+    /// For commit statuses only.
+    pub fn statuses_only(mut self) -> Self {
+        self.statuses_only = true;
         self
     }
 

@@ -69,7 +69,7 @@ impl Sink {
     /// Whether it is told about `event`.
     fn hears(&self, event: &Event) -> bool {
         match self {
-            Sink::Webhook(webhook) => webhook.events.contains(&event.event),
+            Sink::Webhook(webhook) => !event.statuses_only && webhook.events.contains(&event.event),
             Sink::CommitStatus(_) => {
                 super::commit_state(event.event).is_some() && event.commit.is_some()
             }
