@@ -146,4 +146,10 @@ impl ApplyReport {
             .iter()
             .find(|outcome| outcome.outcome.error().is_some())
     }
+
+    /// Whether the first failure was rolled back (its agent put back as it was).
+    pub fn rolled_back(&self) -> bool {
+        self.first_failure()
+            .is_some_and(|failure| matches!(failure.outcome, Outcome::RolledBack(_)))
+    }
 }

@@ -218,19 +218,8 @@ impl Reconcile<'_> {
                 tracing::error!(message = %message, "the reconcile panicked; the apply lock was released");
                 Err(ReconcileError::Panicked { message })
             });
-        if started.load(Ordering::SeqCst) {
+        if started.load(Ordering::SeqCst) || matches!(result, Ok(Reconciled::NoChanges)) {
             let event = super::report::ending_event(&self.announce, &self.desired.fleet, &result);
-            self.announce.notifier.tell(event);
-        } else if matches!(result, Ok(Reconciled::NoChanges)) {
-            // Nothing to roll out: the commit still gets its status (webhooks hear nothing).
-            let event = self
-                .announce
-                .event(
-                    EventKind::ApplySucceeded,
-                    &self.desired.fleet,
-                    "No changes: the fleet already matches this commit.".to_owned(),
-                )
-                .statuses_only();
             self.announce.notifier.tell(event);
         }
         result

@@ -62,9 +62,10 @@ pub fn mass_deletion_refusal(guard: &MassDeletion) -> String {
     )
 }
 
-/// The event that ends a started rollout: succeeded, failed, or rolled back (a failed
-/// step whose agent was put back), with the plan's summary, the closing line, and the
-/// first failure as the reason.
+/// The event that ends a reconcile that started a rollout or found nothing to change:
+/// succeeded, failed, or rolled back (a failed step whose agent was put back), with the
+/// plan's summary, the closing line, and the first failure as the reason; a reconcile with
+/// nothing to change sets only its commit's status.
 pub fn ending_event(
     announce: &Announce<'_>,
     fleet: &str,
@@ -84,19 +85,25 @@ pub fn ending_event(
             if report.succeeded() {
                 return announce.event(EventKind::ApplySucceeded, fleet, summary);
             }
-            let failure = report.first_failure();
-            let kind = match failure.map(|failure| &failure.outcome) {
-                Some(Outcome::RolledBack(_)) => EventKind::RolledBack,
-                _ => EventKind::ApplyFailed,
+            let kind = if report.rolled_back() {
+                EventKind::RolledBack
+            } else {
+                EventKind::ApplyFailed
             };
-            let reason = failure
+            let reason = report
+                .first_failure()
                 .and_then(|failure| step_failure(plan, failure))
                 .unwrap_or_else(|| "stopped before every step ran".to_owned());
             announce.event(kind, fleet, summary).with_reason(reason)
         }
-        Ok(Reconciled::NoChanges) => {
-            announce.event(EventKind::ApplySucceeded, fleet, "No changes.".to_owned())
-        }
+        // Nothing to roll out: the commit still gets its status; webhooks hear nothing.
+        Ok(Reconciled::NoChanges) => announce
+            .event(
+                EventKind::ApplySucceeded,
+                fleet,
+                "No changes: the fleet already matches this commit.".to_owned(),
+            )
+            .statuses_only(),
         Err(error) => announce
             .event(
                 EventKind::ApplyFailed,

@@ -10,7 +10,7 @@ use reqwest::header::{
 };
 use serde::Deserialize;
 
-use super::settings::GithubSettings;
+use super::settings::{GithubSettings, Token};
 use super::{GithubError, Step};
 
 /// The REST API version the requests ask for.
@@ -62,6 +62,30 @@ impl Comment {
     }
 }
 
+/// The headers every REST call carries: the token (marked sensitive, so no log shows it),
+/// the media type, the API version and the user agent. The comment's client and the
+/// commit statuses of [`crate::notify`] both send these.
+pub fn api_headers(token: &Token) -> Result<HeaderMap, GithubError> {
+    let mut headers = HeaderMap::new();
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| GithubError::InvalidToken)?;
+    authorization.set_sensitive(true);
+    headers.insert(AUTHORIZATION, authorization);
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/vnd.github+json"),
+    );
+    headers.insert(
+        "X-GitHub-Api-Version",
+        HeaderValue::from_static(API_VERSION),
+    );
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("clawops/", env!("CARGO_PKG_VERSION"))),
+    );
+    Ok(headers)
+}
+
 /// An authenticated client for one repository's pull request.
 pub struct GithubClient<'a> {
     http: Client,
@@ -71,24 +95,7 @@ pub struct GithubClient<'a> {
 impl<'a> GithubClient<'a> {
     /// A client carrying the token and the API headers on every request.
     pub fn new(settings: &'a GithubSettings) -> Result<Self, GithubError> {
-        let mut headers = HeaderMap::new();
-        let mut authorization =
-            HeaderValue::from_str(&format!("Bearer {}", settings.token.expose()))
-                .map_err(|_| GithubError::InvalidToken)?;
-        authorization.set_sensitive(true);
-        headers.insert(AUTHORIZATION, authorization);
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.github+json"),
-        );
-        headers.insert(
-            "X-GitHub-Api-Version",
-            HeaderValue::from_static(API_VERSION),
-        );
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("clawops/", env!("CARGO_PKG_VERSION"))),
-        );
+        let headers = api_headers(&settings.token)?;
         let http = Client::builder()
             .default_headers(headers)
             .timeout(REQUEST_TIMEOUT)

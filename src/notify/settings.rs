@@ -112,10 +112,16 @@ fn commit_status(environment: &NotifyEnvironment, token: Option<Token>) -> Optio
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
         .trim_end_matches('/')
         .to_owned();
+    let Ok(headers) = crate::github::client::api_headers(&token) else {
+        tracing::warn!(
+            "[notify] GITHUB_TOKEN holds characters that cannot be sent in a header: no commit statuses"
+        );
+        return None;
+    };
     Some(CommitStatus {
         api_url,
         repository,
-        token,
+        headers,
     })
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, USER_AGENT};
 use reqwest::{Client, Url};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -44,8 +44,8 @@ pub struct CommitStatus {
     pub api_url: String,
     /// `owner/name`.
     pub repository: String,
-    /// The token (`GITHUB_TOKEN`).
-    pub token: Token,
+    /// The API's headers, the token (`GITHUB_TOKEN`) among them, marked sensitive.
+    pub headers: HeaderMap,
 }
 
 /// One receiver of notifications.
@@ -178,7 +178,10 @@ async fn deliver(
                 WebhookFormat::Json => serde_json::to_value(event).unwrap_or_default(),
                 WebhookFormat::Slack => json!({ "text": event.text() }),
             };
-            (client.post(webhook.url.clone()), body)
+            let request = client
+                .post(webhook.url.clone())
+                .header(USER_AGENT, concat!("clawops/", env!("CARGO_PKG_VERSION")));
+            (request, body)
         }
         Sink::CommitStatus(status) => {
             let commit = event.commit.as_deref().unwrap_or_default();
@@ -191,15 +194,7 @@ async fn deliver(
                 "description": event.status_description(),
                 "context": format!("clawops/{}", event.fleet),
             });
-            let mut authorization =
-                HeaderValue::from_str(&format!("Bearer {}", status.token.expose()))
-                    .unwrap_or_else(|_| HeaderValue::from_static(""));
-            authorization.set_sensitive(true);
-            let request = client
-                .post(url)
-                .header(AUTHORIZATION, authorization)
-                .header(ACCEPT, "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28");
+            let request = client.post(url).headers(status.headers.clone());
             (request, body)
         }
     };
@@ -209,7 +204,6 @@ async fn deliver(
         None => body.to_string(),
     };
     let response = request
-        .header(USER_AGENT, concat!("clawops/", env!("CARGO_PKG_VERSION")))
         .header(CONTENT_TYPE, "application/json")
         .body(body)
         .send()

@@ -349,10 +349,7 @@ impl Daemon {
                     tracing::warn!(commit = short(commit), reason = %reason, "rollout failed for a transient reason; trying again");
                     return Some(ReconcileResult::Error);
                 }
-                let rolled_back = failure.is_some_and(|failure| {
-                    matches!(failure.outcome, crate::apply::Outcome::RolledBack(_))
-                });
-                let result = if rolled_back {
+                let result = if report.rolled_back() {
                     ReconcileResult::RolledBack
                 } else {
                     ReconcileResult::Failed
