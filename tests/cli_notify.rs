@@ -232,6 +232,50 @@ async fn a_rolled_back_apply_says_so_and_fails_its_commit_status() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_halted_apply_is_a_failure_not_a_rollback() {
+    let Some(fleet) = fleet().await else { return };
+    let server = FakeGithub::start(Vec::new());
+    let repository = Repo::new("notify-halt");
+    let table = notify_table(&server);
+    one_worker(&repository, &fleet.name, BASE_IMAGE, &table);
+    apply(&repository, &server).success();
+    one_worker(&repository, &fleet.name, SICK_IMAGE, &table);
+    let settings = repository.path().join("clawops.toml");
+    let text = std::fs::read_to_string(&settings).expect("clawops.toml");
+    repository.write(
+        "clawops.toml",
+        text.replace("on_failure = \"rollback\"", "on_failure = \"halt\""),
+    );
+    let halted = repository.commit("halt on failure");
+    apply(&repository, &server)
+        .code(1)
+        .stderr(contains("failed: wait healthy"));
+
+    let json = server.hook_bodies("json");
+    assert_eq!(
+        events(&json[2..]),
+        [
+            ("apply_started".to_owned(), halted.clone()),
+            ("apply_failed".to_owned(), halted.clone())
+        ]
+    );
+    let reason = json.last().expect("events")["reason"]
+        .as_str()
+        .expect("a reason")
+        .to_owned();
+    assert!(reason.starts_with("wait healthy"), "{reason}");
+    let (commit, state, description, _) = server.statuses().pop().expect("statuses");
+    assert_eq!(
+        (commit.as_str(), state.as_str()),
+        (halted.as_str(), "failure")
+    );
+    assert!(
+        description.contains("failed: wait healthy"),
+        "{description}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn failing_receivers_are_logged_and_never_fail_the_apply() {
     let Some(fleet) = fleet().await else { return };
     let failing = FakeGithub::failing(500, "boom");
