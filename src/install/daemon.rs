@@ -54,7 +54,8 @@ pub fn labels() -> BTreeMap<String, String> {
     labels
 }
 
-fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+/// An object's name, namespace and the install's labels (the RBAC objects share it).
+pub(super) fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         namespace: namespace.map(str::to_owned),

@@ -133,10 +133,9 @@ mod objects {
     use k8s_openapi::api::rbac::v1::{
         ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
     };
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::{CLUSTER_ROLE, Rule, grants};
-    use crate::install::daemon::labels;
+    use crate::install::daemon::meta;
     use crate::install::{NAME, Options};
 
     fn strings(values: &[&str]) -> Vec<String> {
@@ -169,15 +168,6 @@ mod objects {
             api_group: "rbac.authorization.k8s.io".to_owned(),
             kind: kind.to_owned(),
             name: name.to_owned(),
-        }
-    }
-
-    fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
-        ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: namespace.map(str::to_owned),
-            labels: Some(labels()),
-            ..ObjectMeta::default()
         }
     }
 
