@@ -22,13 +22,6 @@ pub struct NotifyConfig {
     pub webhook: Vec<WebhookConfig>,
 }
 
-impl NotifyConfig {
-    /// Whether anyone is to be told anything.
-    pub fn is_empty(&self) -> bool {
-        !self.github_status && self.webhook.is_empty()
-    }
-}
-
 /// What happened, as a webhook subscribes to it.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
@@ -101,13 +94,6 @@ pub struct WebhookConfig {
     pub format: WebhookFormat,
     /// The events sent; default all of them.
     pub events: Vec<EventKind>,
-}
-
-impl WebhookConfig {
-    /// Whether this webhook hears `kind`.
-    pub fn hears(&self, kind: EventKind) -> bool {
-        self.events.contains(&kind)
-    }
 }
 
 /// A webhook table as written, before its checks (its schema is the webhook's).
@@ -210,7 +196,10 @@ mod tests {
         .unwrap();
         let webhook = &config.webhook[0];
         assert_eq!(webhook.events, [EventKind::ApplyFailed, EventKind::Drift]);
-        assert!(webhook.hears(EventKind::Drift) && !webhook.hears(EventKind::ApplyStarted));
+        assert!(
+            webhook.events.contains(&EventKind::Drift)
+                && !webhook.events.contains(&EventKind::ApplyStarted)
+        );
         assert_eq!(webhook.format, WebhookFormat::Slack);
     }
 
